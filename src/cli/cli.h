@@ -1,0 +1,7 @@
+/* cli.h - subcommands of the tailwart binary: argument parsing and output only. */
+#ifndef TW_CLI_CLI_H
+#define TW_CLI_CLI_H
+
+int tw_cmd_edge(int argc, char **argv);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * worker_int.h - what worker.c (loop, mailbox, accept) and conn.c (one
+ * connection's life) share. Not for other modules.
+ */
+#ifndef TW_EDGE_WORKER_INT_H
+#define TW_EDGE_WORKER_INT_H
+
+#include "edge/worker.h"
+
+#include <sys/socket.h>
+
+#include "edge/dialer.h"
+
+typedef struct tw_wlisten {
+	uv_poll_t poll;
+	tw_worker_t *w;
+	int fd;
+	int lidx; /* listener index in w->routes */
+	bool active;
+	struct tw_wlisten *next;
+} tw_wlisten_t;
+
+struct tw_worker {
+	int id;
+	uv_loop_t loop;
+	uv_thread_t thread;
+	uv_async_t wake;
+	uv_timer_t accept_timer; /* resumes accepting after EMFILE */
+	pthread_mutex_t mu;
+	/* mailbox, guarded by mu */
+	tw_routes_t *mb_routes;
+	int *mb_fds, *mb_lidx;
+	size_t mb_n;
+	int mb_orphans[256]; /* fds of superseded posts, closed by the worker */
+	size_t mb_n_orphans;
+	bool mb_has_routes, mb_stop_accepting, mb_shutdown;
+	/* worker-thread state */
+	tw_routes_t *routes;
+	tw_wlisten_t *listens;
+	bool accepting_paused, stopping;
+	tw_resolver_t *resolver;
+	tw_relay_pool_t pool;
+	tw_conn_t *conns; /* doubly linked, for shutdown */
+	uint32_t rr;      /* round-robin cursor */
+	tw_worker_stats_t stats;
+	bool no_splice;
+};
+
+typedef enum tw_conn_state {
+	TW_C_PROXY_HDR, /* reading a trusted proxy's PROXY header */
+	TW_C_HELLO,     /* reading the TLS ClientHello */
+	TW_C_CONNECT,   /* resolving and dialing */
+	TW_C_RELAY,
+	TW_C_CLOSING,
+} tw_conn_state_t;
+
+typedef enum tw_end {
+	TW_END_NONE = 0,
+	TW_END_CLIENT_CLOSE,
+	TW_END_BACKEND_CLOSE,
+	TW_END_IDLE_TIMEOUT,
+	TW_END_TOTAL_TIMEOUT,
+	TW_END_DIAL_FAILED,
+	TW_END_NO_BACKEND,
+	TW_END_BANNED,
+	TW_END_PROTO_ERROR,
+	TW_END_SHUTDOWN,
+} tw_end_t;
+
+#define TW_INITIAL_MAX 16384 /* PROXY header + ClientHello, bounded */
+#define TW_OBSERVE_MAX 512   /* backend bytes shown to the PROXY diagnosis */
+
+struct tw_conn {
+	tw_conn_t *prev, *next;
+	tw_worker_t *w;
+	uint64_t id;
+	tw_routes_t *routes;
+	const tw_rlistener_t *l;
+	int backend; /* index, -1 until routed */
+	int server;  /* index of the server being tried */
+	int servers_tried;
+	tw_conn_state_t state;
+	tw_end_t end;
+	int end_err;
+	int cfd, bfd;
+	uv_poll_t cpoll, bpoll;
+	uv_timer_t timer;
+	bool bpoll_inited;
+	int pending_closes;
+	struct sockaddr_storage client; /* the identity */
+	struct sockaddr_storage local;  /* where the client connected */
+	struct sockaddr_storage baddr;  /* backend address used */
+	uint8_t *ibuf;                  /* initial bytes (proxy header, hello); NULL when none */
+	size_t ilen, ioff;
+	char sni[256];
+	size_t sni_len;
+	uint8_t alpn[256];
+	size_t alpn_len;
+	tw_resolve_req_t *rreq;
+	tw_dial_t *dial;
+	tw_relay_dir_t c2b, b2c;
+	uint8_t *obs; /* backend's first bytes for the diagnosis */
+	size_t obs_len;
+	bool diag_done;
+	uint64_t start_ms, last_ms;
+	uint64_t phase_start_ms, timer_phase_ms; /* PROXY header / hello wait */
+	unsigned cpoll_events, bpoll_events;
+	bool client_eof_first, backend_eof_first;
+};
+
+void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
+                     const struct sockaddr_storage *peer);
+/* Ends a connection (idempotent): logs the close line once all handles closed. */
+void tw__conn_end(tw_conn_t *c, tw_end_t why, int err);
+/* The protocol's temporary failure, sent best-effort on a fresh socket. */
+void tw__tempfail(int fd, tw_proto_t p);
+
+#endif
