@@ -11,7 +11,7 @@ build_pkgs="gcc make meson ninja-build pkg-config libuv1-dev libfyaml-dev libsys
 check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev postfix dovecot-imapd haproxy nginx-light
  openssl iproute2 procps swaks python3 curl systemd util-linux psmisc"
 demo_pkgs="$build_pkgs postfix nginx-light openssl swaks curl procps iproute2"
-bench_pkgs="$check_pkgs wrk"
+bench_pkgs="$check_pkgs libnginx-mod-stream"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;

@@ -17,14 +17,20 @@
 #define CFG_MAX_STR    4096
 
 static const char *const proto_names[] = {
-	[TW_PROTO_TCP] = "tcp",		[TW_PROTO_SMTP] = "smtp",   [TW_PROTO_SUBMISSION] = "submission",
-	[TW_PROTO_SUBMISSIONS] = "submissions", [TW_PROTO_IMAP] = "imap", [TW_PROTO_IMAPS] = "imaps",
-	[TW_PROTO_POP3] = "pop3",	[TW_PROTO_POP3S] = "pop3s", [TW_PROTO_SIEVE] = "sieve",
-	[TW_PROTO_TLS] = "tls",
+        [TW_PROTO_TCP] = "tcp",
+        [TW_PROTO_SMTP] = "smtp",
+        [TW_PROTO_SUBMISSION] = "submission",
+        [TW_PROTO_SUBMISSIONS] = "submissions",
+        [TW_PROTO_IMAP] = "imap",
+        [TW_PROTO_IMAPS] = "imaps",
+        [TW_PROTO_POP3] = "pop3",
+        [TW_PROTO_POP3S] = "pop3s",
+        [TW_PROTO_SIEVE] = "sieve",
+        [TW_PROTO_TLS] = "tls",
 };
 /* The order users read in messages. */
 static const char *const proto_list = "smtp, submission, submissions, imap, imaps, pop3, pop3s, "
-				      "sieve, tls, tcp";
+                                      "sieve, tls, tcp";
 
 const char *tw_proto_name(tw_proto_t p)
 {
@@ -54,9 +60,9 @@ enum ytype { Y_SCALAR, Y_SEQ, Y_MAP };
 
 struct ynode {
 	enum ytype type;
-	int line;  /* 1-based; a value with no mark gets its key's line */
-	bool null; /* unquoted "", "~" or "null" */
-	bool bad;  /* already reported (alias, tag): stay quiet about it */
+	int line;   /* 1-based; a value with no mark gets its key's line */
+	bool null;  /* unquoted "", "~" or "null" */
+	bool bad;   /* already reported (alias, tag): stay quiet about it */
 	char *text; /* scalar, NUL-terminated copy */
 	size_t len;
 	struct ynode **kid; /* map: key, value, key, value, ... */
@@ -72,7 +78,7 @@ struct ctx {
 };
 
 static void cerr(struct ctx *x, int line, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 static void cerr(struct ctx *x, int line, const char *field, const char *fmt, ...)
 {
 	if (++x->nerr > CFG_MAX_ERRORS) {
@@ -155,6 +161,34 @@ static void fy_sink(struct fy_diag *diag, void *user, const char *buf, size_t le
 {
 }
 
+/* Offset of the first byte that is not well-formed UTF-8, or len. */
+static size_t utf8_bad(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned c = s[i], n = 9; /* continuation bytes that follow; 9: never valid */
+		if (c < 0x80)
+			n = 0;
+		else if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if ((c & 0xf0) == 0xe0)
+			n = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3;
+		if (n == 9 || i + n >= len)
+			return i;
+		for (unsigned k = 1; k <= n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		/* overlong 3- and 4-byte forms, surrogates, above U+10FFFF */
+		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0) ||
+		    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))
+			return i;
+		i += n + 1;
+	}
+	return len;
+}
+
 /* Returns the root (NULL for an empty document); *ok false on a syntax error. */
 static struct ynode *yaml_build(struct ctx *x, const char *text, size_t len, bool *ok)
 {
@@ -163,6 +197,17 @@ static struct ynode *yaml_build(struct ctx *x, const char *text, size_t len, boo
 	int docs = 0;
 	bool stop = false;
 	*ok = false;
+	/* libfyaml 0.7.12 loops forever on some invalid UTF-8 after a "%"
+	 * directive, and a config is text anyway: check before parsing. */
+	size_t bad = utf8_bad((const unsigned char *)text, len);
+	if (bad < len) {
+		int bl = 1;
+		for (size_t i = 0; i < bad; i++)
+			bl += text[i] == '\n';
+		cerr(x, bl, "", "not valid UTF-8: byte 0x%02x at offset %zu",
+		     (unsigned char)text[bad], bad);
+		return NULL;
+	}
 	struct fy_diag_cfg dc;
 	fy_diag_cfg_default(&dc);
 	dc.fp = NULL;
@@ -185,17 +230,17 @@ static struct ynode *yaml_build(struct ctx *x, const char *text, size_t len, boo
 		const struct fy_mark *mk = fy_event_start_mark(ev);
 		int line = mk ? mk->line + 1 : 0;
 		enum fy_event_type t = ev->type;
-		struct fy_token *tag = t == FYET_SCALAR ? ev->scalar.tag
-				       : t == FYET_MAPPING_START ? ev->mapping_start.tag
-				       : t == FYET_SEQUENCE_START ? ev->sequence_start.tag
-								  : NULL;
+		struct fy_token *tag = t == FYET_SCALAR           ? ev->scalar.tag
+		                       : t == FYET_MAPPING_START  ? ev->mapping_start.tag
+		                       : t == FYET_SEQUENCE_START ? ev->sequence_start.tag
+		                                                  : NULL;
 		if (t == FYET_DOCUMENT_START && ++docs > 1) {
 			cerr(x, line, "", "more than one yaml document: put everything in one");
 			stop = true;
 		} else if (t == FYET_MAPPING_END || t == FYET_SEQUENCE_END) {
 			depth--;
 		} else if (t == FYET_SCALAR || t == FYET_ALIAS || t == FYET_MAPPING_START ||
-			   t == FYET_SEQUENCE_START) {
+		           t == FYET_SEQUENCE_START) {
 			struct ynode *n = calloc(1, sizeof(*n));
 			struct ynode *p = depth ? stack[depth - 1] : NULL;
 			if (!n || (p && !ynode_add(p, n))) {
@@ -210,18 +255,23 @@ static struct ynode *yaml_build(struct ctx *x, const char *text, size_t len, boo
 			 * "sni:" was written, even when its value starts a line below. */
 			bool is_value = p && p->type == Y_MAP && p->n % 2 == 0;
 			n->line = is_value ? p->kid[p->n - 2]->line : line ? line : p ? p->line : 1;
-			n->type = t == FYET_MAPPING_START ? Y_MAP : t == FYET_SEQUENCE_START ? Y_SEQ : Y_SCALAR;
+			n->type = t == FYET_MAPPING_START    ? Y_MAP
+			          : t == FYET_SEQUENCE_START ? Y_SEQ
+			                                     : Y_SCALAR;
 			if (t == FYET_ALIAS) {
-				cerr(x, n->line, "", "yaml aliases are not supported: write the value out");
+				cerr(x, n->line, "",
+				     "yaml aliases are not supported: write the value out");
 				n->bad = true;
 			} else if (tag) {
-				cerr(x, n->line, "", "yaml tags are not supported: remove the \"!\" tag");
+				cerr(x, n->line, "",
+				     "yaml tags are not supported: remove the \"!\" tag");
 				n->bad = true;
 			}
 			if (t == FYET_SCALAR || t == FYET_ALIAS) {
 				size_t tl = 0;
-				const char *tx = t == FYET_SCALAR ? fy_token_get_text(ev->scalar.value, &tl)
-								  : NULL;
+				const char *tx = t == FYET_SCALAR
+				                         ? fy_token_get_text(ev->scalar.value, &tl)
+				                         : NULL;
 				n->text = malloc(tl + 1);
 				if (!n->text) {
 					x->oom = stop = true;
@@ -232,12 +282,13 @@ static struct ynode *yaml_build(struct ctx *x, const char *text, size_t len, boo
 					n->len = tl;
 				}
 				bool plain = t == FYET_SCALAR &&
-					     fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
-				n->null = t == FYET_ALIAS ||
-					  (plain && n->text &&
-					   (tl == 0 || strcmp(n->text, "~") == 0 ||
-					    strcmp(n->text, "null") == 0 || strcmp(n->text, "Null") == 0 ||
-					    strcmp(n->text, "NULL") == 0));
+				             fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
+				n->null =
+				        t == FYET_ALIAS || (plain && n->text &&
+				                            (tl == 0 || strcmp(n->text, "~") == 0 ||
+				                             strcmp(n->text, "null") == 0 ||
+				                             strcmp(n->text, "Null") == 0 ||
+				                             strcmp(n->text, "NULL") == 0));
 			} else if (depth == CFG_MAX_DEPTH) {
 				cerr(x, line, "", "nesting too deep: the most is %d levels",
 				     CFG_MAX_DEPTH);
@@ -298,7 +349,7 @@ static const char *kind(const struct ynode *n)
 }
 
 static bool want(struct ctx *x, const struct ynode *n, enum ytype t, const char *path,
-		 const char *what)
+                 const char *what)
 {
 	char q[96];
 	if (n->bad)
@@ -306,7 +357,8 @@ static bool want(struct ctx *x, const struct ynode *n, enum ytype t, const char 
 	if (n->type == t && !(t == Y_SCALAR && n->null))
 		return true;
 	if (n->type == Y_SCALAR && !n->null)
-		cerr(x, n->line, path, "expected %s, got %s", what, qs(q, sizeof(q), n->text, n->len));
+		cerr(x, n->line, path, "expected %s, got %s", what,
+		     qs(q, sizeof(q), n->text, n->len));
 	else
 		cerr(x, n->line, path, "expected %s, got %s", what, kind(n));
 	return false;
@@ -321,7 +373,9 @@ static size_t edit_distance(const char *a, const char *b)
 		return SIZE_MAX;
 	for (size_t i = 0; i <= la; i++)
 		for (size_t j = 0; j <= lb; j++) {
-			size_t v = i == 0 ? j : j == 0 ? i : m[i - 1][j - 1] + (size_t)(a[i - 1] != b[j - 1]);
+			size_t v = i == 0   ? j
+			           : j == 0 ? i
+			                    : m[i - 1][j - 1] + (size_t)(a[i - 1] != b[j - 1]);
 			if (i && j && m[i - 1][j] + 1u < v)
 				v = m[i - 1][j] + 1u;
 			if (i && j && m[i][j - 1] + 1u < v)
@@ -360,7 +414,7 @@ static void join(char *out, size_t size, const char *const *names, size_t n)
 /* Checks n is a mapping whose keys are all in keys[]; vals[i] gets the value
  * of keys[i] or NULL. */
 static bool map_keys(struct ctx *x, const struct ynode *n, const char *path, const char *what,
-		     const char *const *keys, size_t nk, const struct ynode **vals)
+                     const char *const *keys, size_t nk, const struct ynode **vals)
 {
 	char q[96], list[384];
 	memset(vals, 0, nk * sizeof(*vals));
@@ -381,10 +435,12 @@ static bool map_keys(struct ctx *x, const struct ynode *n, const char *path, con
 			const char *s = suggest(k->text, keys, nk);
 			qs(q, sizeof(q), k->text, k->len);
 			if (s) {
-				cerr(x, k->line, path, "unknown key %s (did you mean \"%s\"?)", q, s);
+				cerr(x, k->line, path, "unknown key %s (did you mean \"%s\"?)", q,
+				     s);
 			} else {
 				join(list, sizeof(list), keys, nk);
-				cerr(x, k->line, path, "unknown key %s: expected one of %s", q, list);
+				cerr(x, k->line, path, "unknown key %s: expected one of %s", q,
+				     list);
 			}
 		} else if (vals[j]) {
 			cerr(x, k->line, path, "duplicate key \"%s\" (first at line %d)", keys[j],
@@ -418,8 +474,9 @@ static bool get_str(struct ctx *x, const struct ynode *n, const char *path, char
 static bool name_ok(const char *s)
 {
 	size_t n = strlen(s);
-	return n >= 1 && n <= 63 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					     "0123456789._-:@[]") == n;
+	return n >= 1 && n <= 63 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789._-:@[]") == n;
 }
 
 static bool get_name(struct ctx *x, const struct ynode *n, const char *path, char **out)
@@ -453,7 +510,7 @@ static bool get_bool(struct ctx *x, const struct ynode *n, const char *path, boo
 }
 
 static bool get_uint(struct ctx *x, const struct ynode *n, const char *path, uint64_t min,
-		     uint64_t max, uint64_t *out)
+                     uint64_t max, uint64_t *out)
 {
 	char q[96];
 	if (!want(x, n, Y_SCALAR, path, "a whole number"))
@@ -475,7 +532,7 @@ static bool get_uint(struct ctx *x, const struct ynode *n, const char *path, uin
 }
 
 static bool get_dur(struct ctx *x, const struct ynode *n, const char *path, bool zero_ok,
-		    uint64_t *out)
+                    uint64_t *out)
 {
 	char e[256];
 	uint64_t v;
@@ -495,7 +552,7 @@ static bool get_dur(struct ctx *x, const struct ynode *n, const char *path, bool
 }
 
 static bool get_enum(struct ctx *x, const struct ynode *n, const char *path,
-		     const char *const *names, size_t nn, int *out)
+                     const char *const *names, size_t nn, int *out)
 {
 	char q[96], list[256];
 	join(list, sizeof(list), names, nn);
@@ -512,13 +569,12 @@ static bool get_enum(struct ctx *x, const struct ynode *n, const char *path,
 }
 
 static bool get_listen(struct ctx *x, const struct ynode *n, const char *path,
-		       struct sockaddr_storage *ss, socklen_t *sl)
+                       struct sockaddr_storage *ss, socklen_t *sl)
 {
 	char e[384];
 	if (!want(x, n, Y_SCALAR, path, "an address like 0.0.0.0:25"))
 		return false;
-	if (strlen(n->text) != n->len ||
-	    tw_addr_parse_listen(n->text, ss, sl, e, sizeof(e)) < 0) {
+	if (strlen(n->text) != n->len || tw_addr_parse_listen(n->text, ss, sl, e, sizeof(e)) < 0) {
 		cerr(x, n->line, path, "%s", strlen(n->text) != n->len ? "NUL byte in address" : e);
 		return false;
 	}
@@ -545,8 +601,7 @@ static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr_sto
 /* The listener among c's that already binds ss. Two sockets bound to the same
  * address with SO_REUSEPORT would silently split the connections, so this
  * must be caught here; 0.0.0.0:25 next to [::]:25 is fine (v6only). */
-static const tw_cfg_listener_t *bind_owner(const tw_config_t *c,
-					   const struct sockaddr_storage *ss)
+static const tw_cfg_listener_t *bind_owner(const tw_config_t *c, const struct sockaddr_storage *ss)
 {
 	for (size_t i = 0; i < c->n_listeners; i++)
 		for (size_t j = 0; j < c->listeners[i].n_binds; j++)
@@ -556,7 +611,7 @@ static const tw_cfg_listener_t *bind_owner(const tw_config_t *c,
 }
 
 static void bind_clash(struct ctx *x, int line, const char *path, const char *text,
-		       const tw_cfg_listener_t *owner, const tw_cfg_listener_t *self)
+                       const tw_cfg_listener_t *owner, const tw_cfg_listener_t *self)
 {
 	char q[96];
 	QS(q, text);
@@ -568,7 +623,7 @@ static void bind_clash(struct ctx *x, int line, const char *path, const char *te
 }
 
 static bool add_bind(struct ctx *x, tw_cfg_listener_t *l, const struct sockaddr_storage *ss,
-		     socklen_t sl, const char *text)
+                     socklen_t sl, const char *text)
 {
 	size_t i = l->n_binds;
 	l->bind_texts[i] = xdup(x, text);
@@ -612,7 +667,7 @@ static const char *const tlv_names[] = {"authority", "alpn", "unique_id"};
 static const char *const balance_names[] = {"first", "roundrobin"};
 
 static void parse_server(struct ctx *x, tw_cfg_backend_t *b, const struct ynode *n,
-			 const char *path)
+                         const char *path)
 {
 	static const char *const keys[] = {"address", "backup", "name"};
 	const struct ynode *v[3];
@@ -661,11 +716,11 @@ static void parse_server(struct ctx *x, tw_cfg_backend_t *b, const struct ynode 
 }
 
 static void parse_backend(struct ctx *x, tw_cfg_backend_t *b, const struct ynode *n,
-			  const char *path)
+                          const char *path)
 {
-	static const char *const keys[] = {"servers",	      "proxy_protocol", "proxy_tlvs",
-					   "balance",	      "connect_timeout", "source",
-					   "interface"};
+	static const char *const keys[] = {"servers",  "proxy_protocol",  "proxy_tlvs",
+	                                   "balance",  "connect_timeout", "source",
+	                                   "interface"};
 	const struct ynode *v[7];
 	char p[160], ip[INET6_ADDRSTRLEN + 1], q[96];
 	int e;
@@ -676,7 +731,7 @@ static void parse_backend(struct ctx *x, tw_cfg_backend_t *b, const struct ynode
 	if (!v[0]) {
 		cerr(x, n->line, path, "missing key \"servers\": list at least one HOST:PORT");
 	} else if (want(x, v[0], Y_SEQ, (pkey(p, sizeof(p), path, "servers"), p),
-			"a list of servers like [\"mail.example.com:25\"]")) {
+	                "a list of servers like [\"mail.example.com:25\"]")) {
 		if (v[0]->n == 0)
 			cerr(x, v[0]->line, p, "expected at least one server");
 		b->servers = xcalloc(x, v[0]->n, sizeof(*b->servers));
@@ -686,8 +741,8 @@ static void parse_backend(struct ctx *x, tw_cfg_backend_t *b, const struct ynode
 			parse_server(x, b, v[0]->kid[i], ip2);
 		}
 	}
-	if (v[1] && get_enum(x, v[1], (pkey(p, sizeof(p), path, "proxy_protocol"), p), proxy_names,
-			     3, &e))
+	if (v[1] &&
+	    get_enum(x, v[1], (pkey(p, sizeof(p), path, "proxy_protocol"), p), proxy_names, 3, &e))
 		b->proxy = (tw_proxy_mode_t)e;
 	if (v[2]) {
 		pkey(p, sizeof(p), path, "proxy_tlvs");
@@ -698,7 +753,9 @@ static void parse_backend(struct ctx *x, tw_cfg_backend_t *b, const struct ynode
 				pidx(ip2, sizeof(ip2), p, i, NULL);
 				if (!get_enum(x, v[2]->kid[i], ip2, tlv_names, 3, &e))
 					continue;
-				*(e == 0 ? &b->tlv_authority : e == 1 ? &b->tlv_alpn : &b->tlv_unique_id) = true;
+				*(e == 0   ? &b->tlv_authority
+				  : e == 1 ? &b->tlv_alpn
+				           : &b->tlv_unique_id) = true;
 			}
 			if (b->proxy != TW_PROXY_V2)
 				cerr(x, v[2]->line, p,
@@ -706,14 +763,14 @@ static void parse_backend(struct ctx *x, tw_cfg_backend_t *b, const struct ynode
 				     "TLVs)");
 		}
 	}
-	if (v[3] && get_enum(x, v[3], (pkey(p, sizeof(p), path, "balance"), p), balance_names, 2,
-			     &e))
+	if (v[3] &&
+	    get_enum(x, v[3], (pkey(p, sizeof(p), path, "balance"), p), balance_names, 2, &e))
 		b->balance = (tw_balance_t)e;
 	if (v[4])
 		get_dur(x, v[4], (pkey(p, sizeof(p), path, "connect_timeout"), p), false,
-			&b->connect_timeout_ms);
-	if (v[5] && want(x, v[5], Y_SCALAR, (pkey(p, sizeof(p), path, "source"), p),
-			 "an IP address")) {
+		        &b->connect_timeout_ms);
+	if (v[5] &&
+	    want(x, v[5], Y_SCALAR, (pkey(p, sizeof(p), path, "source"), p), "an IP address")) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&b->source;
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&b->source;
 		tw_strlcpy(ip, v[5]->text, sizeof(ip));
@@ -751,7 +808,8 @@ static void parse_backends(struct ctx *x, const struct ynode *n)
 		pkey(p, sizeof(p), "backends", b->name);
 		for (size_t j = 0; j + 1 < c->n_backends; j++)
 			if (strcmp(c->backends[j].name, b->name) == 0)
-				cerr(x, n->kid[i]->line, p, "duplicate backend name (first at line %d)",
+				cerr(x, n->kid[i]->line, p,
+				     "duplicate backend name (first at line %d)",
 				     c->backends[j].line);
 		parse_backend(x, b, n->kid[i + 1], p);
 		b->line = n->kid[i]->line;
@@ -775,15 +833,14 @@ static bool sni_pattern_ok(char *s)
 				return false;
 			lab = 0;
 		} else if (!(isalnum((unsigned char)h[i]) || h[i] == '-' || h[i] == '_') ||
-			   ++lab > 63) {
+		           ++lab > 63) {
 			return false;
 		}
 	}
 	return true;
 }
 
-static void parse_sni(struct ctx *x, tw_cfg_listener_t *l, const struct ynode *n,
-		      const char *path)
+static void parse_sni(struct ctx *x, tw_cfg_listener_t *l, const struct ynode *n, const char *path)
 {
 	static const char *const keys[] = {"backend", "alpn"};
 	const struct ynode *v[2];
@@ -817,9 +874,10 @@ static void parse_sni(struct ctx *x, tw_cfg_listener_t *l, const struct ynode *n
 			if (!map_keys(x, val, p, "a backend", keys, 2, v))
 				continue;
 			if (v[1] && want(x, v[1], Y_SEQ, (pkey(p2, sizeof(p2), p, "alpn"), p2),
-					 "a list of protocol ids like [h2, http/1.1]")) {
+			                 "a list of protocol ids like [h2, http/1.1]")) {
 				if (v[1]->n == 0)
-					cerr(x, v[1]->line, p2, "expected at least one protocol id");
+					cerr(x, v[1]->line, p2,
+					     "expected at least one protocol id");
 				s->alpn = xcalloc(x, v[1]->n + 1, sizeof(char *));
 				for (size_t j = 0, m = 0; s->alpn && j < v[1]->n; j++) {
 					char p3[240], *id = NULL;
@@ -846,7 +904,7 @@ static void parse_sni(struct ctx *x, tw_cfg_listener_t *l, const struct ynode *n
 }
 
 static void parse_listener_timeouts(struct ctx *x, tw_cfg_listener_t *l, const struct ynode *n,
-				    const char *path, bool tls)
+                                    const char *path, bool tls)
 {
 	static const char *const keys[] = {"idle", "total", "client_hello", "proxy_header"};
 	const struct ynode *v[4];
@@ -856,21 +914,23 @@ static void parse_listener_timeouts(struct ctx *x, tw_cfg_listener_t *l, const s
 	if (v[0])
 		get_dur(x, v[0], (pkey(p, sizeof(p), path, "idle"), p), false, &l->idle_timeout_ms);
 	if (v[1])
-		get_dur(x, v[1], (pkey(p, sizeof(p), path, "total"), p), true, &l->total_timeout_ms);
-	if (v[2] && get_dur(x, v[2], (pkey(p, sizeof(p), path, "client_hello"), p), false,
-			    &l->hello_timeout_ms) &&
+		get_dur(x, v[1], (pkey(p, sizeof(p), path, "total"), p), true,
+		        &l->total_timeout_ms);
+	if (v[2] &&
+	    get_dur(x, v[2], (pkey(p, sizeof(p), path, "client_hello"), p), false,
+	            &l->hello_timeout_ms) &&
 	    !tls)
 		cerr(x, v[2]->line, p, "only for protocol tls: mail protocols send no ClientHello");
 	if (v[3])
 		get_dur(x, v[3], (pkey(p, sizeof(p), path, "proxy_header"), p), false,
-			&l->proxy_timeout_ms);
+		        &l->proxy_timeout_ms);
 }
 
 static void parse_listener(struct ctx *x, tw_cfg_listener_t *l, const struct ynode *n,
-			   const char *path)
+                           const char *path)
 {
-	static const char *const keys[] = {"name",    "bind",	 "protocol", "backend",
-					   "sni",     "default", "maxconn",  "timeouts"};
+	static const char *const keys[] = {"name", "bind",    "protocol", "backend",
+	                                   "sni",  "default", "maxconn",  "timeouts"};
 	const struct ynode *v[8];
 	char p[160], p2[192];
 	tw_config_t *c = x->c;
@@ -884,8 +944,9 @@ static void parse_listener(struct ctx *x, tw_cfg_listener_t *l, const struct yno
 	else if (get_name(x, v[0], (pkey(p, sizeof(p), path, "name"), p), &l->name))
 		for (size_t i = 0; i + 1 < c->n_listeners; i++)
 			if (c->listeners[i].name && strcmp(c->listeners[i].name, l->name) == 0)
-				cerr(x, v[0]->line, p, "duplicate listener name \"%s\" (first at line %d)",
-				     l->name, c->listeners[i].line);
+				cerr(x, v[0]->line, p,
+				     "duplicate listener name \"%s\" (first at line %d)", l->name,
+				     c->listeners[i].line);
 	bool proto_ok = false;
 	if (!v[2])
 		cerr(x, n->line, path, "missing key \"protocol\": one of %s", proto_list);
@@ -950,15 +1011,17 @@ static void parse_listener(struct ctx *x, tw_cfg_listener_t *l, const struct yno
 			parse_sni(x, l, v[4], p);
 	}
 	if (tls && !v[3] && !v[5] && (!v[4] || (v[4]->type == Y_MAP && v[4]->n == 0)))
-		cerr(x, n->line, path, "protocol tls needs sni: or default: to know where to route");
+		cerr(x, n->line, path,
+		     "protocol tls needs sni: or default: to know where to route");
 	else if (proto_ok && !tls && !v[3])
 		cerr(x, n->line, path, "missing key \"backend\"");
 	uint64_t u;
-	if (v[6] && get_uint(x, v[6], (pkey(p, sizeof(p), path, "maxconn"), p), 0, CFG_MAX_CONN, &u))
+	if (v[6] &&
+	    get_uint(x, v[6], (pkey(p, sizeof(p), path, "maxconn"), p), 0, CFG_MAX_CONN, &u))
 		l->maxconn = (uint32_t)u;
 	if (v[7])
 		parse_listener_timeouts(x, l, v[7], (pkey(p, sizeof(p), path, "timeouts"), p),
-					tls || !proto_ok);
+		                        tls || !proto_ok);
 }
 
 static void parse_listeners(struct ctx *x, const struct ynode *n)
@@ -978,7 +1041,7 @@ static void parse_listeners(struct ctx *x, const struct ynode *n)
 }
 
 static void parse_cidrs(struct ctx *x, const struct ynode *n, const char *path, tw_cidr_t **out,
-			size_t *nout)
+                        size_t *nout)
 {
 	char p[64], e[256];
 	if (!want(x, n, Y_SEQ, path, "a list of addresses or networks like [\"10.0.0.0/8\"]"))
@@ -991,8 +1054,10 @@ static void parse_cidrs(struct ctx *x, const struct ynode *n, const char *path, 
 		const struct ynode *k = n->kid[i];
 		if (!want(x, k, Y_SCALAR, p, "an address or network like 10.0.0.0/8"))
 			continue;
-		if (strlen(k->text) != k->len || tw_cidr_parse(k->text, &(*out)[*nout], e, sizeof(e)) < 0)
-			cerr(x, k->line, p, "%s", strlen(k->text) != k->len ? "NUL byte in network" : e);
+		if (strlen(k->text) != k->len ||
+		    tw_cidr_parse(k->text, &(*out)[*nout], e, sizeof(e)) < 0)
+			cerr(x, k->line, p, "%s",
+			     strlen(k->text) != k->len ? "NUL byte in network" : e);
 		else
 			(*nout)++;
 	}
@@ -1021,19 +1086,20 @@ static void parse_admin(struct ctx *x, const struct ynode *n)
 
 static void parse_timeouts(struct ctx *x, const struct ynode *n)
 {
-	static const char *const keys[] = {"connect",	 "smtp_idle", "imap_idle", "pop3_idle",
-					   "sieve_idle", "tcp_idle",  "drain"};
+	static const char *const keys[] = {"connect",    "smtp_idle", "imap_idle", "pop3_idle",
+	                                   "sieve_idle", "tcp_idle",  "drain"};
 	tw_config_t *c = x->c;
-	uint64_t *dst[] = {&c->connect_timeout_ms, &c->smtp_idle_ms, &c->imap_idle_ms,
-			   &c->pop3_idle_ms,	   &c->sieve_idle_ms, &c->tcp_idle_ms,
-			   &c->drain_ms};
+	uint64_t *dst[] = {
+	        &c->connect_timeout_ms, &c->smtp_idle_ms, &c->imap_idle_ms, &c->pop3_idle_ms,
+	        &c->sieve_idle_ms,      &c->tcp_idle_ms,  &c->drain_ms};
 	const struct ynode *v[7];
 	char p[64];
 	if (!map_keys(x, n, "timeouts", "a mapping of timeouts", keys, 7, v))
 		return;
 	for (size_t i = 0; i < 7; i++)
 		if (v[i])
-			get_dur(x, v[i], (pkey(p, sizeof(p), "timeouts", keys[i]), p), i == 6, dst[i]);
+			get_dur(x, v[i], (pkey(p, sizeof(p), "timeouts", keys[i]), p), i == 6,
+			        dst[i]);
 }
 
 static void parse_log(struct ctx *x, const struct ynode *n)
@@ -1053,9 +1119,9 @@ static void parse_log(struct ctx *x, const struct ynode *n)
 
 static void parse_top(struct ctx *x, const struct ynode *root)
 {
-	static const char *const keys[] = {"listeners", "backends", "allow",   "trusted_proxies",
-					   "admin",	"state",    "workers", "user",
-					   "timeouts",	"resolve_cache", "maxconn", "log"};
+	static const char *const keys[] = {
+	        "listeners", "backends", "allow",    "trusted_proxies", "admin",   "state",
+	        "workers",   "user",     "timeouts", "resolve_cache",   "maxconn", "log"};
 	const struct ynode *v[12];
 	tw_config_t *c = x->c;
 	uint64_t u;
@@ -1064,7 +1130,7 @@ static void parse_top(struct ctx *x, const struct ynode *root)
 		return;
 	}
 	if (!map_keys(x, root, "", "a mapping of settings (listeners:, backends:, ...)", keys, 12,
-		      v))
+	              v))
 		return;
 	/* Backends first so that listeners can check the names they refer to. */
 	if (v[1])
@@ -1088,7 +1154,8 @@ static void parse_top(struct ctx *x, const struct ynode *root)
 		if (strcmp(v[6]->text, "auto") == 0)
 			c->workers = 0;
 		else if (v[6]->len == 0 || strspn(v[6]->text, "0123456789") != v[6]->len)
-			cerr(x, v[6]->line, "workers", "expected auto or a number from 1 to 256, got %s",
+			cerr(x, v[6]->line, "workers",
+			     "expected auto or a number from 1 to 256, got %s",
 			     qs(q, sizeof(q), v[6]->text, v[6]->len));
 		else if (get_uint(x, v[6], "workers", 1, 256, &u))
 			c->workers = (int)u;
@@ -1120,7 +1187,7 @@ static void sort_diags(tw_diags_t *d, size_t from)
 }
 
 tw_config_t *tw_config_load_string(const char *name, const char *text, size_t len,
-				   tw_diags_t *diags)
+                                   tw_diags_t *diags)
 {
 	tw_diags_t local = {0};
 	struct ctx x = {.file = name ? name : "", .d = diags ? diags : &local};
@@ -1170,7 +1237,8 @@ tw_config_t *tw_config_load(const char *path, tw_diags_t *diags)
 	else if (rerr)
 		tw_diag_add(diags, path, 0, "", "cannot read: %s", strerror(rerr));
 	else if (n > CFG_MAX_BYTES)
-		tw_diag_add(diags, path, 0, "", "file too large: the limit is %u bytes", CFG_MAX_BYTES);
+		tw_diag_add(diags, path, 0, "", "file too large: the limit is %u bytes",
+		            CFG_MAX_BYTES);
 	else if ((c = tw_config_load_string(path, buf, n, diags)) && !(c->path = strdup(path))) {
 		tw_config_free(c);
 		c = NULL;
@@ -1181,7 +1249,7 @@ tw_config_t *tw_config_load(const char *path, tw_diags_t *diags)
 }
 
 static const char *const default_allow[] = {"127.0.0.0/8", "::1/128", "100.64.0.0/10",
-					    "fd7a:115c:a1e0::/48"};
+                                            "fd7a:115c:a1e0::/48"};
 
 tw_config_t *tw_config_new_default(void)
 {
@@ -1328,14 +1396,14 @@ static int quick_backend(struct ctx *x, const char *target, tw_proxy_mode_t prox
 }
 
 int tw_config_quick(tw_config_t *c, const char *listen, const char *to, const char *proxy,
-		    const char *proto, const char *const *sni, size_t n_sni, tw_diags_t *diags)
+                    const char *proto, const char *const *sni, size_t n_sni, tw_diags_t *diags)
 {
 	struct ctx x = {.file = "", .d = diags, .c = c};
 	size_t start = diags->n;
 	char e[384], host[256], q[96];
 	uint16_t port;
-	tw_cfg_listener_t l = {.name = strdup("quick"), .hello_timeout_ms = 5000,
-			       .proxy_timeout_ms = 3000};
+	tw_cfg_listener_t l = {
+	        .name = strdup("quick"), .hello_timeout_ms = 5000, .proxy_timeout_ms = 3000};
 	tw_proxy_mode_t pm = TW_PROXY_NONE;
 	l.proto = n_sni ? TW_PROTO_TLS : TW_PROTO_TCP;
 	if (proto && tw_proto_parse(proto, &l.proto) < 0)
@@ -1345,7 +1413,8 @@ int tw_config_quick(tw_config_t *c, const char *listen, const char *to, const ch
 		for (i = 0; i < TW_ARRAY_LEN(proxy_names) && strcmp(proxy, proxy_names[i]); i++)
 			;
 		if (i == TW_ARRAY_LEN(proxy_names))
-			cerr(&x, 0, "--proxy", "expected one of none, v1, v2, got %s", QS(q, proxy));
+			cerr(&x, 0, "--proxy", "expected one of none, v1, v2, got %s",
+			     QS(q, proxy));
 		else
 			pm = (tw_proxy_mode_t)i;
 	}
@@ -1371,7 +1440,8 @@ int tw_config_quick(tw_config_t *c, const char *listen, const char *to, const ch
 			}
 			const tw_cfg_listener_t *o = bind_owner(c, &ss);
 			bool twice = false;
-			for (size_t j = 0; j < l.n_binds && tw_addr_port((struct sockaddr *)&ss); j++)
+			for (size_t j = 0; j < l.n_binds && tw_addr_port((struct sockaddr *)&ss);
+			     j++)
 				twice |= sa_equal(&l.binds[j], &ss);
 			if (o || twice)
 				bind_clash(&x, 0, "--listen", t, twice ? &l : o, &l);
@@ -1408,7 +1478,7 @@ int tw_config_quick(tw_config_t *c, const char *listen, const char *to, const ch
 			cerr(&x, 0, "--sni", "%s is not a host name or *.domain pattern",
 			     QS(q, s->pattern));
 		else if (tw_addr_parse_hostport(s->backend, host, sizeof(host), &port, e,
-						sizeof(e)) < 0)
+		                                sizeof(e)) < 0)
 			cerr(&x, 0, "--sni", "%s", e);
 		for (size_t j = 0; j + 1 < l.n_sni; j++)
 			if (strcmp(l.sni[j].pattern, s->pattern) == 0)

@@ -27,7 +27,8 @@ static void quote(char *buf, size_t size, const char *s)
 	buf[o] = '\0';
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
@@ -99,24 +100,24 @@ static int split_hostport(const char *s, split_t *sp, const char *q, char *err, 
 	if (portp) {
 		sp->has_port = true;
 		if (strlen(portp) >= sizeof(sp->port))
-			return fail(err, errlen, "bad port in %s: expected a number from 1 to 65535",
-				    q);
+			return fail(err, errlen,
+			            "bad port in %s: expected a number from 1 to 65535", q);
 		tw_strlcpy(sp->port, portp, sizeof(sp->port));
 	}
 	return 0;
 }
 
 static int port_check(const split_t *sp, const char *q, bool allow_zero, uint16_t *out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	if (!sp->has_port || !sp->port[0])
 		return fail(err, errlen, "missing port in %s: write %s%s%s:PORT", q,
-			    sp->bracketed ? "[" : "", sp->host, sp->bracketed ? "]" : "");
+		            sp->bracketed ? "[" : "", sp->host, sp->bracketed ? "]" : "");
 	if (!port_parse(sp->port, out) || (*out == 0 && !allow_zero)) {
 		char pq[64];
 		quote(pq, sizeof(pq), sp->port);
-		return fail(err, errlen, "bad port %s in %s: expected a number from 1 to 65535",
-			    pq, q);
+		return fail(err, errlen, "bad port %s in %s: expected a number from 1 to 65535", pq,
+		            q);
 	}
 	return 0;
 }
@@ -128,22 +129,23 @@ static int v6_needs_brackets(const split_t *sp, const char *q, char *err, size_t
 	unsigned char buf[16];
 	if (sp->has_port && all_digits(sp->port) && inet_pton(AF_INET6, sp->host, buf) == 1)
 		return fail(err, errlen, "IPv6 address in %s needs brackets: write [%s]:%s", q,
-			    sp->host, sp->port);
+		            sp->host, sp->port);
 	return fail(err, errlen, "IPv6 address in %s needs brackets: write [ADDRESS]:PORT", q);
 }
 
 int tw_addr_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t *len_out, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	char q[300];
 	split_t sp;
 	quote(q, sizeof(q), s);
 	if (!s[0])
-		return fail(err, errlen, "empty address: write IP:PORT, like 0.0.0.0:25 or [::]:25");
+		return fail(err, errlen,
+		            "empty address: write IP:PORT, like 0.0.0.0:25 or [::]:25");
 	if (all_digits(s) || (s[0] == ':' && all_digits(s + 1)))
 		return fail(err, errlen,
-			    "missing address in %s: write 0.0.0.0:%s for IPv4 or [::]:%s for IPv6", q,
-			    s + (s[0] == ':'), s + (s[0] == ':'));
+		            "missing address in %s: write 0.0.0.0:%s for IPv4 or [::]:%s for IPv6",
+		            q, s + (s[0] == ':'), s + (s[0] == ':'));
 	if (split_hostport(s, &sp, q, err, errlen) < 0)
 		return TW_EINVAL;
 	if (sp.v6_unbracketed)
@@ -156,9 +158,10 @@ int tw_addr_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t 
 	if (sp.bracketed) {
 		if (inet_pton(AF_INET6, sp.host, &sin6->sin6_addr) != 1) {
 			if (inet_pton(AF_INET, sp.host, &sin->sin_addr) == 1)
-				return fail(err, errlen,
-					    "only IPv6 addresses go in brackets in %s: write %s:PORT",
-					    q, sp.host);
+				return fail(
+				        err, errlen,
+				        "only IPv6 addresses go in brackets in %s: write %s:PORT",
+				        q, sp.host);
 			char hq[300];
 			quote(hq, sizeof(hq), sp.host);
 			return fail(err, errlen, "%s is not an IPv6 address", hq);
@@ -171,14 +174,15 @@ int tw_addr_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t 
 		quote(hq, sizeof(hq), sp.host);
 		if (!sp.host[0])
 			return fail(err, errlen,
-				    "missing address in %s: write 0.0.0.0%s for IPv4 or [::]%s for IPv6",
-				    q, s, s);
+			            "missing address in %s: write 0.0.0.0%s for IPv4 or [::]%s for "
+			            "IPv6",
+			            q, s, s);
 		if (strspn(sp.host, "0123456789.") == strlen(sp.host))
 			return fail(err, errlen, "%s is not a valid IPv4 address", hq);
 		return fail(err, errlen,
-			    "%s is not an IP address: a listen address is literal, like "
-			    "127.0.0.1:25 or [::1]:25",
-			    hq);
+		            "%s is not an IP address: a listen address is literal, like "
+		            "127.0.0.1:25 or [::1]:25",
+		            hq);
 	}
 	uint16_t port;
 	if (port_check(&sp, q, true, &port, err, errlen) < 0)
@@ -221,13 +225,14 @@ static bool hostname_ok(const char *h)
 }
 
 int tw_addr_parse_hostport(const char *s, char *host_out, size_t host_size, uint16_t *port_out,
-			   char *err, size_t errlen)
+                           char *err, size_t errlen)
 {
 	char q[300];
 	split_t sp;
 	quote(q, sizeof(q), s);
 	if (!s[0])
-		return fail(err, errlen, "empty address: write HOST:PORT, like mail.example.com:25");
+		return fail(err, errlen,
+		            "empty address: write HOST:PORT, like mail.example.com:25");
 	if (split_hostport(s, &sp, q, err, errlen) < 0)
 		return TW_EINVAL;
 	if (sp.v6_unbracketed)
@@ -242,9 +247,10 @@ int tw_addr_parse_hostport(const char *s, char *host_out, size_t host_size, uint
 	if (sp.bracketed) {
 		if (inet_pton(AF_INET6, sp.host, buf) != 1) {
 			if (inet_pton(AF_INET, sp.host, buf) == 1 || hostname_ok(sp.host))
-				return fail(err, errlen,
-					    "only IPv6 addresses go in brackets in %s: write %s:PORT",
-					    q, sp.host);
+				return fail(
+				        err, errlen,
+				        "only IPv6 addresses go in brackets in %s: write %s:PORT",
+				        q, sp.host);
 			return fail(err, errlen, "%s is not an IPv6 address", hq);
 		}
 	} else if (strspn(sp.host, "0123456789.") == strlen(sp.host)) {
@@ -252,7 +258,8 @@ int tw_addr_parse_hostport(const char *s, char *host_out, size_t host_size, uint
 			return fail(err, errlen, "%s is not a valid IPv4 address", hq);
 	} else if (!hostname_ok(sp.host)) {
 		return fail(err, errlen,
-			    "%s is not a valid host name: use letters, digits, \"-\" and \".\"", hq);
+		            "%s is not a valid host name: use letters, digits, \"-\" and \".\"",
+		            hq);
 	}
 	uint16_t port;
 	if (port_check(&sp, q, false, &port, err, errlen) < 0)
@@ -298,7 +305,8 @@ int tw_cidr_parse(const char *s, tw_cidr_t *out, char *err, size_t errlen)
 		char iq[100];
 		quote(iq, sizeof(iq), ip);
 		if (ip[0] == '[')
-			return fail(err, errlen, "no brackets in a network: write %s without them", q);
+			return fail(err, errlen, "no brackets in a network: write %s without them",
+			            q);
 		if (!slash)
 			return fail(err, errlen, "%s is not an IP address or network", q);
 		return fail(err, errlen, "%s is not an IP address in %s", iq, q);
@@ -311,8 +319,8 @@ int tw_cidr_parse(const char *s, tw_cidr_t *out, char *err, size_t errlen)
 			char pq[64];
 			quote(pq, sizeof(pq), p);
 			return fail(err, errlen,
-				    "bad prefix length %s in %s: expected a number from 0 to %u", pq,
-				    q, max);
+			            "bad prefix length %s in %s: expected a number from 0 to %u",
+			            pq, q, max);
 		}
 	}
 	c.prefix = (uint8_t)prefix;
@@ -322,7 +330,9 @@ int tw_cidr_parse(const char *s, tw_cidr_t *out, char *err, size_t errlen)
 	bool host_bits = false;
 	for (size_t i = 0; i < nbytes; i++) {
 		unsigned bit0 = (unsigned)i * 8;
-		uint8_t mask = bit0 >= prefix ? 0 : prefix >= bit0 + 8 ? 0xff : (uint8_t)(0xff << (8 - (prefix - bit0)));
+		uint8_t mask = bit0 >= prefix       ? 0
+		               : prefix >= bit0 + 8 ? 0xff
+		                                    : (uint8_t)(0xff << (8 - (prefix - bit0)));
 		if (c.addr[i] & (uint8_t)~mask) {
 			host_bits = true;
 			c.addr[i] &= mask;
@@ -388,7 +398,7 @@ void tw_addr_format(const struct sockaddr *sa, char *buf, size_t size)
 	tw_addr_format_ip(sa, ip, sizeof(ip));
 	bool brackets = sa->sa_family == AF_INET6 && strchr(ip, ':');
 	snprintf(buf, size, "%s%s%s:%u", brackets ? "[" : "", ip, brackets ? "]" : "",
-		 tw_addr_port(sa));
+	         tw_addr_port(sa));
 }
 
 bool tw_addr_unmap_v4(struct sockaddr_storage *ss)

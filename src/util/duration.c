@@ -8,7 +8,7 @@ static const struct unit {
 	const char *name;
 	uint64_t ms;
 } units[] = {
-	{"d", 86400000ULL}, {"h", 3600000ULL}, {"m", 60000ULL}, {"s", 1000ULL}, {"ms", 1ULL},
+        {"d", 86400000ULL}, {"h", 3600000ULL}, {"m", 60000ULL}, {"s", 1000ULL}, {"ms", 1ULL},
 };
 
 /* The input is user text: quote it, escape what is not printable and cut it
@@ -34,7 +34,8 @@ static void quote(char *buf, size_t size, const char *s, size_t len)
 	buf[o] = '\0';
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
@@ -108,19 +109,22 @@ int tw_duration_parse(const char *s, size_t len, uint64_t *ms_out, char *err, si
 		}
 		if (i < len && s[i] == '.') {
 			if (fraction_hint(s, len, hint, sizeof(hint)))
-				return fail(err, errlen, "fractions are not supported in %s: write %s", q,
-					    hint);
-			return fail(err, errlen,
-				    "fractions are not supported in %s: use a smaller unit, like ms", q);
+				return fail(err, errlen,
+				            "fractions are not supported in %s: write %s", q, hint);
+			return fail(
+			        err, errlen,
+			        "fractions are not supported in %s: use a smaller unit, like ms",
+			        q);
 		}
 		if (i == len) {
 			if (last < 0)
-				return fail(err, errlen, "missing unit in %s: write %.*ss or %.*sms", q,
-					    (int)(i - nstart), s + nstart, (int)(i - nstart),
-					    s + nstart);
+				return fail(err, errlen,
+				            "missing unit in %s: write %.*ss or %.*sms", q,
+				            (int)(i - nstart), s + nstart, (int)(i - nstart),
+				            s + nstart);
 			if (last + 1 < (int)TW_ARRAY_LEN(units))
 				return fail(err, errlen, "missing unit in %s: write %.*s%s", q,
-					    (int)len, s, units[last + 1].name);
+				            (int)len, s, units[last + 1].name);
 			return fail(err, errlen, "missing unit after the last number in %s", q);
 		}
 		size_t ustart = i;
@@ -129,15 +133,17 @@ int tw_duration_parse(const char *s, size_t len, uint64_t *ms_out, char *err, si
 		if (ustart == i) {
 			unsigned char ch = (unsigned char)s[i];
 			if (ch == ' ' || ch == '\t')
-				return fail(err, errlen,
-					    "spaces are not allowed in %s: write the number and unit "
-					    "together, like 30s",
-					    q);
+				return fail(
+				        err, errlen,
+				        "spaces are not allowed in %s: write the number and unit "
+				        "together, like 30s",
+				        q);
 			if (isprint(ch))
-				return fail(err, errlen,
-					    "unexpected \"%c\" in %s: write a number and a unit, like "
-					    "30s",
-					    ch, q);
+				return fail(
+				        err, errlen,
+				        "unexpected \"%c\" in %s: write a number and a unit, like "
+				        "30s",
+				        ch, q);
 			return fail(err, errlen, "unexpected byte 0x%02x in %s", ch, q);
 		}
 		int u = unit_find(s + ustart, i - ustart);
@@ -145,11 +151,11 @@ int tw_duration_parse(const char *s, size_t len, uint64_t *ms_out, char *err, si
 			char uq[64];
 			quote(uq, sizeof(uq), s + ustart, i - ustart);
 			return fail(err, errlen, "unknown unit %s in %s: use ms, s, m, h or d", uq,
-				    q);
+			            q);
 		}
 		if (nstart == ustart)
 			return fail(err, errlen, "missing number before \"%s\" in %s",
-				    units[u].name, q);
+			            units[u].name, q);
 		if (u <= last)
 			order_ok = false;
 		last = u;
@@ -164,9 +170,10 @@ int tw_duration_parse(const char *s, size_t len, uint64_t *ms_out, char *err, si
 		return fail(err, errlen, "duration %s is too large: the most is 36500d", q);
 	if (!order_ok) {
 		tw_duration_format(total, hint, sizeof(hint));
-		return fail(err, errlen,
-			    "units out of order or repeated in %s: write the largest first, like %s",
-			    q, hint);
+		return fail(
+		        err, errlen,
+		        "units out of order or repeated in %s: write the largest first, like %s", q,
+		        hint);
 	}
 	*ms_out = total;
 	return 0;

@@ -395,9 +395,9 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
-	local out
-	if ! out=$(timeout 30 postfix -c "$PF_CONF" start 2>&1); then
-		diag "$out"
+	# Output to a file, never $(...): a daemon keeping the pipe open would hang us.
+	if ! timeout 30 postfix -c "$PF_CONF" start >"$dir/start.out" 2>&1; then
+		diag_file "$dir/start.out"
 		diag_file "$PF_LOG"
 		bail "postfix ($mode) did not start"
 	fi
@@ -540,9 +540,8 @@ service imap-login {
   }
 }
 EOF
-	local out
-	if ! out=$(timeout 20 dovecot -c "$DV_CONF" 2>&1); then
-		diag "$out"
+	if ! timeout 20 dovecot -c "$DV_CONF" >"$dir/start.out" 2>&1; then
+		diag_file "$dir/start.out"
 		bail "dovecot did not start"
 	fi
 	defer "stop_dovecot '$dir'"
@@ -614,9 +613,8 @@ http {
 $servers
 }
 EOF
-	local out
-	if ! out=$(timeout 20 nginx -p "$dir" -c "$dir/nginx.conf" -e "$NGX_ERROR" 2>&1); then
-		diag "$out"
+	if ! timeout 20 nginx -p "$dir" -c "$dir/nginx.conf" -e "$NGX_ERROR" >"$dir/start.out" 2>&1; then
+		diag_file "$dir/start.out"
 		bail "nginx did not start"
 	fi
 	defer "stop_pid \$(cat '$dir/nginx.pid' 2>/dev/null) 5 TERM"
@@ -633,9 +631,9 @@ EOF
 
 # start_haproxy CFG: a daemonized HAProxy (as a backend server, not the edge).
 start_haproxy() {
-	local cfg=$1 pidf=$1.pid out
-	if ! out=$(timeout 20 haproxy -f "$cfg" -D -p "$pidf" 2>&1); then
-		diag "$out"
+	local cfg=$1 pidf=$1.pid
+	if ! timeout 20 haproxy -f "$cfg" -D -p "$pidf" >"$cfg.start.out" 2>&1; then
+		diag_file "$cfg.start.out"
 		bail "haproxy ($cfg) did not start"
 	fi
 	defer "stop_pid \$(head -n1 '$pidf' 2>/dev/null) 5 TERM"

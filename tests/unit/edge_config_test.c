@@ -169,8 +169,9 @@ static void check_defaults(const tw_config_t *c)
 	assert_false(c->allow_set);
 	assert_int_equal(c->n_allow, 4);
 	assert_int_equal(c->n_trusted, 0);
-	static const char *const want[] = {"127.0.0.1", "::1", "100.100.1.1", "fd7a:115c:a1e0:1::1"};
-	static const char *const not[] = {"128.0.0.1", "::2", "100.128.0.1", "fd7a:115c:a1e1::1"};
+	static const char *const want[] = {"127.0.0.1", "::1", "100.100.1.1",
+	                                   "fd7a:115c:a1e0:1::1"};
+	static const char *const not [] = {"128.0.0.1", "::2", "100.128.0.1", "fd7a:115c:a1e1::1"};
 	for (size_t i = 0; i < 4; i++) {
 		struct sockaddr_storage in, out;
 		memset(&in, 0, sizeof(in));
@@ -178,11 +179,11 @@ static void check_defaults(const tw_config_t *c)
 		int fam = strchr(want[i], ':') ? AF_INET6 : AF_INET;
 		in.ss_family = out.ss_family = (sa_family_t)fam;
 		void *a = fam == AF_INET ? (void *)&((struct sockaddr_in *)&in)->sin_addr
-					 : (void *)&((struct sockaddr_in6 *)&in)->sin6_addr;
+		                         : (void *)&((struct sockaddr_in6 *)&in)->sin6_addr;
 		void *b = fam == AF_INET ? (void *)&((struct sockaddr_in *)&out)->sin_addr
-					 : (void *)&((struct sockaddr_in6 *)&out)->sin6_addr;
+		                         : (void *)&((struct sockaddr_in6 *)&out)->sin6_addr;
 		assert_int_equal(inet_pton(fam, want[i], a), 1);
-		assert_int_equal(inet_pton(fam, not[i], b), 1);
+		assert_int_equal(inet_pton(fam, not [i], b), 1);
 		assert_true(tw_cidr_match(&c->allow[i], (struct sockaddr *)&in));
 		assert_false(tw_cidr_match(&c->allow[i], (struct sockaddr *)&out));
 	}
@@ -237,190 +238,214 @@ static const struct {
 	int line;
 	const char *field, *msg;
 } errs[] = {
-	{"unknown key, suggestion", L1 BK "lisener: 1\n", 9, "",
-	 "unknown key \"lisener\" (did you mean \"listeners\"?)"},
-	{"unknown key, list", L1 BK "frobnicate: 1\n", 9, "",
-	 "unknown key \"frobnicate\": expected one of listeners, backends, allow, trusted_proxies, "
-	 "admin, state, workers, user, timeouts, resolve_cache, maxconn, log"},
-	{"unknown nested key", L1 "    protocl: smtp\n" BK, 6, "listeners[0]",
-	 "unknown key \"protocl\" (did you mean \"protocol\"?)"},
-	{"unknown backend key", L1 BK "    health: smtp\n", 9, "backends.mail",
-	 "unknown key \"health\": expected one of servers, proxy_protocol, proxy_tlvs, balance, "
-	 "connect_timeout, source, interface"},
-	{"duplicate key", L1 BK "state: a\nstate: b\n", 10, "",
-	 "duplicate key \"state\" (first at line 9)"},
-	{"non-string key", L1 BK "? [a]\n: b\n", 9, "", "expected a key name, got a list"},
-	{"root not a mapping", "- a\n", 1, "",
-	 "expected a mapping of settings (listeners:, backends:, ...), got a list"},
-	{"empty file", "", 1, "", "empty file: at least one listener is required"},
-	{"comments only", "# nothing\n", 1, "", "empty file: at least one listener is required"},
-	{"no listeners", BK, 1, "", "missing key \"listeners\": at least one is required"},
-	{"empty listeners", "listeners: []\n" BK, 1, "listeners", "expected at least one listener"},
-	{"listeners not a list", "listeners:\n  name: x\n" BK, 1, "listeners",
-	 "expected a list of listeners, got a mapping"},
-	{"enum", L1 BK "    proxy_protocol: v3\n", 9, "backends.mail.proxy_protocol",
-	 "expected one of none, v1, v2, got \"v3\""},
-	{"protocol", "listeners:\n  - name: smtp\n    bind: \"0.0.0.0:25\"\n    protocol: smpt\n"
-		     "    backend: mail\n" BK,
-	 4, "listeners[0].protocol",
-	 "expected one of smtp, submission, submissions, imap, imaps, pop3, pop3s, sieve, tls, tcp, "
-	 "got \"smpt\""},
-	{"proxy tlv", L1 BK "    proxy_protocol: v2\n    proxy_tlvs: [alpn, sni]\n", 10,
-	 "backends.mail.proxy_tlvs[1]", "expected one of authority, alpn, unique_id, got \"sni\""},
-	{"balance", L1 BK "    balance: random\n", 9, "backends.mail.balance",
-	 "expected one of first, roundrobin, got \"random\""},
-	{"log level", L1 BK "log:\n  level: loud\n", 10, "log.level",
-	 "expected one of error, warn, info, debug, got \"loud\""},
-	{"duration unit", L1 BK "timeouts:\n  connect: 30\n", 10, "timeouts.connect",
-	 "missing unit in \"30\": write 30s or 30ms"},
-	{"duration zero", L1 BK "timeouts:\n  smtp_idle: 0\n", 10, "timeouts.smtp_idle",
-	 "expected a duration above zero, like 30s, got \"0\""},
-	{"duration case", L1 BK "resolve_cache: 5S\n", 9, "resolve_cache",
-	 "unknown unit \"S\" in \"5S\": use ms, s, m, h or d"},
-	{"duration listener", L1 "    timeouts:\n      idle: 1.5m\n" BK, 7, "listeners[0].timeouts.idle",
-	 "fractions are not supported in \"1.5m\": write 1m30s"},
-	{"duration backend", L1 BK "    connect_timeout: 0\n", 9, "backends.mail.connect_timeout",
-	 "expected a duration above zero, like 30s, got \"0\""},
-	{"bool", L1 BK "log:\n  syslog: yes\n", 10, "log.syslog", "expected true or false, got \"yes\""},
-	{"bool number", L1 "backends:\n  mail:\n    servers: [{address: \"m:1\", backup: 1}]\n", 8,
-	 "backends.mail.servers[0].backup", "expected true or false, got \"1\""},
-	{"integer junk", L1 BK "maxconn: 10k\n", 9, "maxconn",
-	 "expected a whole number from 1 to 10000000, got \"10k\""},
-	{"integer sign", L1 "    maxconn: -1\n" BK, 6, "listeners[0].maxconn",
-	 "expected a whole number from 0 to 10000000, got \"-1\""},
-	{"integer range", L1 BK "workers: 300\n", 9, "workers", "300 is out of range: expected 1 to 256"},
-	{"workers zero", L1 BK "workers: 0\n", 9, "workers", "0 is out of range: expected 1 to 256"},
-	{"workers word", L1 BK "workers: many\n", 9, "workers",
-	 "expected auto or a number from 1 to 256, got \"many\""},
-	{"type mismatch", L1 BK "admin: 5\n", 9, "admin",
-	 "expected a mapping (bind:, token:), got \"5\""},
-	{"type mismatch list", L1 BK "state: [a]\n", 9, "state", "expected a string, got a list"},
-	{"null value", L1 BK "state:\n", 9, "state", "expected a string, got nothing"},
-	{"tilde value", L1 BK "user: ~\n", 9, "user", "expected a string, got nothing"},
-	{"empty string", L1 BK "user: \"\"\n", 9, "user", "expected a string, got an empty one"},
-	{"NUL in string", L1 BK "state: \"a\\0b\"\n", 9, "state",
-	 "expected a string of 1 to 4096 characters without NUL bytes"},
-	{"missing name", "listeners:\n  - bind: \"0.0.0.0:25\"\n    protocol: smtp\n"
-			 "    backend: mail\n" BK,
-	 2, "listeners[0]", "missing key \"name\""},
-	{"missing protocol", "listeners:\n  - name: a\n    bind: \"0.0.0.0:25\"\n"
-			     "    backend: mail\n" BK,
-	 2, "listeners[0]",
-	 "missing key \"protocol\": one of smtp, submission, submissions, imap, imaps, pop3, pop3s, "
-	 "sieve, tls, tcp"},
-	{"missing bind", "listeners:\n  - name: a\n    protocol: smtp\n    backend: mail\n" BK, 2,
-	 "listeners[0]", "missing key \"bind\": write bind: \"0.0.0.0:PORT\""},
-	{"missing backend", "listeners:\n  - name: a\n    bind: \"0.0.0.0:25\"\n    protocol: imaps\n" BK,
-	 2, "listeners[0]", "missing key \"backend\""},
-	{"missing servers", L1 "backends:\n  mail:\n    proxy_protocol: v2\n", 7, "backends.mail",
-	 "missing key \"servers\": list at least one HOST:PORT"},
-	{"missing address", L1 "backends:\n  mail:\n    servers:\n      - name: x\n", 9,
-	 "backends.mail.servers[0]", "missing key \"address\": write address: HOST:PORT"},
-	{"bad name", "listeners:\n  - name: my smtp\n    bind: \"0.0.0.0:25\"\n    protocol: smtp\n"
-		     "    backend: mail\n" BK,
-	 2, "listeners[0].name",
-	 "expected a name of letters, digits and . _ - : @ (at most 63), got \"my smtp\""},
-	{"bad backend name", L1 BK "  \"we/b\":\n    servers: [\"w:443\"]\n", 9, "backends",
-	 "expected a name of letters, digits and . _ - : @ (at most 63), got \"we/b\""},
-	{"duplicate listener name", L1 "  - name: smtp\n    bind: \"0.0.0.0:26\"\n    protocol: smtp\n"
-				       "    backend: mail\n" BK,
-	 6, "listeners[1].name", "duplicate listener name \"smtp\" (first at line 2)"},
-	{"duplicate backend name", L1 BK "  mail:\n    servers: [\"m2:25\"]\n", 9, "backends.mail",
-	 "duplicate backend name (first at line 7)"},
-	{"duplicate server", L1 "backends:\n  mail:\n    servers: [\"m:25\", \"m:25\"]\n", 8,
-	 "backends.mail.servers[1]", "duplicate server \"m:25\" (first at line 8)"},
-	{"bind across listeners", L1 "  - name: other\n    bind: [\"[::]:25\", \"0.0.0.0:25\"]\n"
-				     "    protocol: smtp\n    backend: mail\n" BK,
-	 7, "listeners[1].bind[1]", "\"0.0.0.0:25\" is already bound by listener \"smtp\" (line 2)"},
-	{"bind twice", "listeners:\n  - name: a\n    bind: [\"0.0.0.0:25\", \"0.0.0.0:25\"]\n"
-		       "    protocol: smtp\n    backend: mail\n" BK,
-	 3, "listeners[0].bind[1]", "\"0.0.0.0:25\" is listed twice"},
-	{"bind twice v4-mapped",
-	 "listeners:\n  - name: a\n    bind:\n      - \"1.2.3.4:25\"\n      - \"[::ffff:1.2.3.4]:25\"\n"
-	 "    protocol: smtp\n    backend: mail\n" BK,
-	 5, "listeners[0].bind[1]", "\"[::ffff:1.2.3.4]:25\" is listed twice"},
-	{"bind address", "listeners:\n  - name: a\n    bind: \"localhost:25\"\n    protocol: smtp\n"
-			 "    backend: mail\n" BK,
-	 3, "listeners[0].bind",
-	 "\"localhost\" is not an IP address: a listen address is literal, like 127.0.0.1:25 or "
-	 "[::1]:25"},
-	{"bind v6 brackets", "listeners:\n  - name: a\n    bind: [\"::443\"]\n    protocol: smtp\n"
-			     "    backend: mail\n" BK,
-	 3, "listeners[0].bind[0]", "IPv6 address in \"::443\" needs brackets: write [ADDRESS]:PORT"},
-	{"bind port 0", "listeners:\n  - name: a\n    bind: \"0.0.0.0:0\"\n    protocol: smtp\n"
-			"    backend: mail\n" BK,
-	 3, "listeners[0].bind", "port 0 is not allowed: give the port to listen on"},
-	{"bind empty list", "listeners:\n  - name: a\n    bind: []\n    protocol: smtp\n"
-			    "    backend: mail\n" BK,
-	 3, "listeners[0].bind", "expected at least one address"},
-	{"backend reference, suggestion", "listeners:\n  - name: a\n    bind: \"0.0.0.0:25\"\n"
-					  "    protocol: smtp\n    backend: mial\n" BK,
-	 5, "listeners[0].backend", "no backend named \"mial\" (did you mean \"mail\"?)"},
-	{"backend reference", "listeners:\n  - name: a\n    bind: \"0.0.0.0:25\"\n"
-			      "    protocol: smtp\n    backend: zzz\n" BK,
-	 5, "listeners[0].backend", "no backend named \"zzz\": define it under backends:"},
-	{"sni backend reference", LT "    sni:\n      a.example: nope\n" BK, 6,
-	 "listeners[0].sni[\"a.example\"]", "no backend named \"nope\": define it under backends:"},
-	{"sni on smtp", L1 "    sni:\n      a.example: mail\n" BK, 6, "listeners[0].sni",
-	 "only for protocol tls: a smtp listener has no ClientHello to route by"},
-	{"default on smtp", L1 "    default: mail\n" BK, 6, "listeners[0].default",
-	 "only for protocol tls: use backend:"},
-	{"tls without route", LT BK, 2, "listeners[0]",
-	 "protocol tls needs sni: or default: to know where to route"},
-	{"tls empty sni", LT "    sni: {}\n" BK, 2, "listeners[0]",
-	 "protocol tls needs sni: or default: to know where to route"},
-	{"default and backend", LT "    backend: mail\n    default: mail\n" BK, 6,
-	 "listeners[0].default", "default: is another name for backend:, give only one of them"},
-	{"sni pattern", LT "    sni:\n      \"mail.*.example\": mail\n" BK, 6,
-	 "listeners[0].sni[\"mail.*.example\"]",
-	 "expected a host name or a *.domain pattern (the \"*\" only as the whole first label)"},
-	{"sni duplicate", LT "    sni:\n      A.example: mail\n      a.example: mail\n" BK, 7,
-	 "listeners[0].sni[\"a.example\"]", "duplicate pattern (first at line 6)"},
-	{"sni entry key", LT "    sni:\n      a.example: {backend: mail, alpn: [h2], x: 1}\n" BK, 6,
-	 "listeners[0].sni[\"a.example\"]",
-	 "unknown key \"x\": expected one of backend, alpn"},
-	{"sni entry backend", LT "    sni:\n      a.example: {alpn: [h2]}\n" BK, 6,
-	 "listeners[0].sni[\"a.example\"]", "missing key \"backend\""},
-	{"alpn empty", LT "    sni:\n      a.example: {backend: mail, alpn: []}\n" BK, 6,
-	 "listeners[0].sni[\"a.example\"].alpn", "expected at least one protocol id"},
-	{"client_hello on smtp", L1 "    timeouts:\n      client_hello: 5s\n" BK, 7,
-	 "listeners[0].timeouts.client_hello",
-	 "only for protocol tls: mail protocols send no ClientHello"},
-	{"proxy_tlvs without v2", L1 BK "    proxy_protocol: v1\n    proxy_tlvs: [alpn]\n", 10,
-	 "backends.mail.proxy_tlvs", "proxy_tlvs needs proxy_protocol: v2 (only PROXY v2 carries TLVs)"},
-	{"empty servers", L1 "backends:\n  mail:\n    servers: []\n", 8, "backends.mail.servers",
-	 "expected at least one server"},
-	{"servers not a list", L1 "backends:\n  mail:\n    servers: \"m:25\"\n", 8,
-	 "backends.mail.servers",
-	 "expected a list of servers like [\"mail.example.com:25\"], got \"m:25\""},
-	{"server address", L1 "backends:\n  mail:\n    servers: [\"mail.example\"]\n", 8,
-	 "backends.mail.servers[0]", "missing port in \"mail.example\": write mail.example:PORT"},
-	{"server port 0", L1 "backends:\n  mail:\n    servers:\n      - address: \"m:0\"\n", 9,
-	 "backends.mail.servers[0].address", "bad port \"0\" in \"m:0\": expected a number from 1 to 65535"},
-	{"source", L1 BK "    source: \"1.2.3.4:5\"\n", 9, "backends.mail.source",
-	 "expected an IP address (no port), got \"1.2.3.4:5\""},
-	{"interface", L1 BK "    interface: a/b\n", 9, "backends.mail.interface",
-	 "expected a network interface name (at most 15 characters), got \"a/b\""},
-	{"interface long", L1 BK "    interface: abcdefghijklmnop\n", 9, "backends.mail.interface",
-	 "expected a network interface name (at most 15 characters), got \"abcdefghijklmnop\""},
-	{"cidr host bits", L1 BK "allow: [\"10.0.0.1/8\"]\n", 9, "allow[0]",
-	 "10.0.0.1/8 has host bits set: did you mean 10.0.0.0/8?"},
-	{"cidr trusted", L1 BK "trusted_proxies:\n  - 192.0.2.0/24\n  - 300.1.1.1\n", 11,
-	 "trusted_proxies[1]", "\"300.1.1.1\" is not an IP address or network"},
-	{"cidr not a list", L1 BK "allow: 10.0.0.0/8\n", 9, "allow",
-	 "expected a list of addresses or networks like [\"10.0.0.0/8\"], got \"10.0.0.0/8\""},
-	{"admin token", L1 BK "admin:\n  token: abc\n", 10, "admin.token",
-	 "too short: use at least 16 characters, e.g. from openssl rand -hex 16"},
-	{"admin bind clash", L1 BK "admin:\n  bind: \"0.0.0.0:25\"\n", 10, "admin.bind",
-	 "\"0.0.0.0:25\" is already bound by listener \"smtp\" (line 2)"},
-	{"admin bind", L1 BK "admin:\n  bind: \"localhost:9180\"\n", 10, "admin.bind",
-	 "\"localhost\" is not an IP address: a listen address is literal, like 127.0.0.1:25 or "
-	 "[::1]:25"},
-	{"alias", L1 BK "state: &a x\nuser: *a\n", 10, "",
-	 "yaml aliases are not supported: write the value out"},
-	{"tag", L1 BK "state: !!str x\n", 9, "", "yaml tags are not supported: remove the \"!\" tag"},
-	{"two documents", L1 BK "---\nstate: x\n", 9, "",
-	 "more than one yaml document: put everything in one"},
+        {"unknown key, suggestion", L1 BK "lisener: 1\n", 9, "",
+         "unknown key \"lisener\" (did you mean \"listeners\"?)"},
+        {"unknown key, list", L1 BK "frobnicate: 1\n", 9, "",
+         "unknown key \"frobnicate\": expected one of listeners, backends, allow, trusted_proxies, "
+         "admin, state, workers, user, timeouts, resolve_cache, maxconn, log"},
+        {"unknown nested key", L1 "    protocl: smtp\n" BK, 6, "listeners[0]",
+         "unknown key \"protocl\" (did you mean \"protocol\"?)"},
+        {"unknown backend key", L1 BK "    health: smtp\n", 9, "backends.mail",
+         "unknown key \"health\": expected one of servers, proxy_protocol, proxy_tlvs, balance, "
+         "connect_timeout, source, interface"},
+        {"duplicate key", L1 BK "state: a\nstate: b\n", 10, "",
+         "duplicate key \"state\" (first at line 9)"},
+        {"non-string key", L1 BK "? [a]\n: b\n", 9, "", "expected a key name, got a list"},
+        {"root not a mapping", "- a\n", 1, "",
+         "expected a mapping of settings (listeners:, backends:, ...), got a list"},
+        {"empty file", "", 1, "", "empty file: at least one listener is required"},
+        {"comments only", "# nothing\n", 1, "", "empty file: at least one listener is required"},
+        {"no listeners", BK, 1, "", "missing key \"listeners\": at least one is required"},
+        {"empty listeners", "listeners: []\n" BK, 1, "listeners", "expected at least one listener"},
+        {"listeners not a list", "listeners:\n  name: x\n" BK, 1, "listeners",
+         "expected a list of listeners, got a mapping"},
+        {"enum", L1 BK "    proxy_protocol: v3\n", 9, "backends.mail.proxy_protocol",
+         "expected one of none, v1, v2, got \"v3\""},
+        {"protocol",
+         "listeners:\n  - name: smtp\n    bind: \"0.0.0.0:25\"\n    protocol: smpt\n"
+         "    backend: mail\n" BK,
+         4, "listeners[0].protocol",
+         "expected one of smtp, submission, submissions, imap, imaps, pop3, pop3s, sieve, tls, "
+         "tcp, "
+         "got \"smpt\""},
+        {"proxy tlv", L1 BK "    proxy_protocol: v2\n    proxy_tlvs: [alpn, sni]\n", 10,
+         "backends.mail.proxy_tlvs[1]", "expected one of authority, alpn, unique_id, got \"sni\""},
+        {"balance", L1 BK "    balance: random\n", 9, "backends.mail.balance",
+         "expected one of first, roundrobin, got \"random\""},
+        {"log level", L1 BK "log:\n  level: loud\n", 10, "log.level",
+         "expected one of error, warn, info, debug, got \"loud\""},
+        {"duration unit", L1 BK "timeouts:\n  connect: 30\n", 10, "timeouts.connect",
+         "missing unit in \"30\": write 30s or 30ms"},
+        {"duration zero", L1 BK "timeouts:\n  smtp_idle: 0\n", 10, "timeouts.smtp_idle",
+         "expected a duration above zero, like 30s, got \"0\""},
+        {"duration case", L1 BK "resolve_cache: 5S\n", 9, "resolve_cache",
+         "unknown unit \"S\" in \"5S\": use ms, s, m, h or d"},
+        {"duration listener", L1 "    timeouts:\n      idle: 1.5m\n" BK, 7,
+         "listeners[0].timeouts.idle", "fractions are not supported in \"1.5m\": write 1m30s"},
+        {"duration backend", L1 BK "    connect_timeout: 0\n", 9, "backends.mail.connect_timeout",
+         "expected a duration above zero, like 30s, got \"0\""},
+        {"bool", L1 BK "log:\n  syslog: yes\n", 10, "log.syslog",
+         "expected true or false, got \"yes\""},
+        {"bool number", L1 "backends:\n  mail:\n    servers: [{address: \"m:1\", backup: 1}]\n", 8,
+         "backends.mail.servers[0].backup", "expected true or false, got \"1\""},
+        {"integer junk", L1 BK "maxconn: 10k\n", 9, "maxconn",
+         "expected a whole number from 1 to 10000000, got \"10k\""},
+        {"integer sign", L1 "    maxconn: -1\n" BK, 6, "listeners[0].maxconn",
+         "expected a whole number from 0 to 10000000, got \"-1\""},
+        {"integer range", L1 BK "workers: 300\n", 9, "workers",
+         "300 is out of range: expected 1 to 256"},
+        {"workers zero", L1 BK "workers: 0\n", 9, "workers",
+         "0 is out of range: expected 1 to 256"},
+        {"workers word", L1 BK "workers: many\n", 9, "workers",
+         "expected auto or a number from 1 to 256, got \"many\""},
+        {"type mismatch", L1 BK "admin: 5\n", 9, "admin",
+         "expected a mapping (bind:, token:), got \"5\""},
+        {"type mismatch list", L1 BK "state: [a]\n", 9, "state", "expected a string, got a list"},
+        {"null value", L1 BK "state:\n", 9, "state", "expected a string, got nothing"},
+        {"tilde value", L1 BK "user: ~\n", 9, "user", "expected a string, got nothing"},
+        {"empty string", L1 BK "user: \"\"\n", 9, "user", "expected a string, got an empty one"},
+        {"NUL in string", L1 BK "state: \"a\\0b\"\n", 9, "state",
+         "expected a string of 1 to 4096 characters without NUL bytes"},
+        {"missing name",
+         "listeners:\n  - bind: \"0.0.0.0:25\"\n    protocol: smtp\n"
+         "    backend: mail\n" BK,
+         2, "listeners[0]", "missing key \"name\""},
+        {"missing protocol",
+         "listeners:\n  - name: a\n    bind: \"0.0.0.0:25\"\n"
+         "    backend: mail\n" BK,
+         2, "listeners[0]",
+         "missing key \"protocol\": one of smtp, submission, submissions, imap, imaps, pop3, "
+         "pop3s, "
+         "sieve, tls, tcp"},
+        {"missing bind", "listeners:\n  - name: a\n    protocol: smtp\n    backend: mail\n" BK, 2,
+         "listeners[0]", "missing key \"bind\": write bind: \"0.0.0.0:PORT\""},
+        {"missing backend",
+         "listeners:\n  - name: a\n    bind: \"0.0.0.0:25\"\n    protocol: imaps\n" BK, 2,
+         "listeners[0]", "missing key \"backend\""},
+        {"missing servers", L1 "backends:\n  mail:\n    proxy_protocol: v2\n", 7, "backends.mail",
+         "missing key \"servers\": list at least one HOST:PORT"},
+        {"missing address", L1 "backends:\n  mail:\n    servers:\n      - name: x\n", 9,
+         "backends.mail.servers[0]", "missing key \"address\": write address: HOST:PORT"},
+        {"bad name",
+         "listeners:\n  - name: my smtp\n    bind: \"0.0.0.0:25\"\n    protocol: smtp\n"
+         "    backend: mail\n" BK,
+         2, "listeners[0].name",
+         "expected a name of letters, digits and . _ - : @ (at most 63), got \"my smtp\""},
+        {"bad backend name", L1 BK "  \"we/b\":\n    servers: [\"w:443\"]\n", 9, "backends",
+         "expected a name of letters, digits and . _ - : @ (at most 63), got \"we/b\""},
+        {"duplicate listener name",
+         L1 "  - name: smtp\n    bind: \"0.0.0.0:26\"\n    protocol: smtp\n"
+            "    backend: mail\n" BK,
+         6, "listeners[1].name", "duplicate listener name \"smtp\" (first at line 2)"},
+        {"duplicate backend name", L1 BK "  mail:\n    servers: [\"m2:25\"]\n", 9, "backends.mail",
+         "duplicate backend name (first at line 7)"},
+        {"duplicate server", L1 "backends:\n  mail:\n    servers: [\"m:25\", \"m:25\"]\n", 8,
+         "backends.mail.servers[1]", "duplicate server \"m:25\" (first at line 8)"},
+        {"bind across listeners",
+         L1 "  - name: other\n    bind: [\"[::]:25\", \"0.0.0.0:25\"]\n"
+            "    protocol: smtp\n    backend: mail\n" BK,
+         7, "listeners[1].bind[1]",
+         "\"0.0.0.0:25\" is already bound by listener \"smtp\" (line 2)"},
+        {"bind twice",
+         "listeners:\n  - name: a\n    bind: [\"0.0.0.0:25\", \"0.0.0.0:25\"]\n"
+         "    protocol: smtp\n    backend: mail\n" BK,
+         3, "listeners[0].bind[1]", "\"0.0.0.0:25\" is listed twice"},
+        {"bind twice v4-mapped",
+         "listeners:\n  - name: a\n    bind:\n      - \"1.2.3.4:25\"\n      - "
+         "\"[::ffff:1.2.3.4]:25\"\n"
+         "    protocol: smtp\n    backend: mail\n" BK,
+         5, "listeners[0].bind[1]", "\"[::ffff:1.2.3.4]:25\" is listed twice"},
+        {"bind address",
+         "listeners:\n  - name: a\n    bind: \"localhost:25\"\n    protocol: smtp\n"
+         "    backend: mail\n" BK,
+         3, "listeners[0].bind",
+         "\"localhost\" is not an IP address: a listen address is literal, like 127.0.0.1:25 or "
+         "[::1]:25"},
+        {"bind v6 brackets",
+         "listeners:\n  - name: a\n    bind: [\"::443\"]\n    protocol: smtp\n"
+         "    backend: mail\n" BK,
+         3, "listeners[0].bind[0]",
+         "IPv6 address in \"::443\" needs brackets: write [ADDRESS]:PORT"},
+        {"bind port 0",
+         "listeners:\n  - name: a\n    bind: \"0.0.0.0:0\"\n    protocol: smtp\n"
+         "    backend: mail\n" BK,
+         3, "listeners[0].bind", "port 0 is not allowed: give the port to listen on"},
+        {"bind empty list",
+         "listeners:\n  - name: a\n    bind: []\n    protocol: smtp\n"
+         "    backend: mail\n" BK,
+         3, "listeners[0].bind", "expected at least one address"},
+        {"backend reference, suggestion",
+         "listeners:\n  - name: a\n    bind: \"0.0.0.0:25\"\n"
+         "    protocol: smtp\n    backend: mial\n" BK,
+         5, "listeners[0].backend", "no backend named \"mial\" (did you mean \"mail\"?)"},
+        {"backend reference",
+         "listeners:\n  - name: a\n    bind: \"0.0.0.0:25\"\n"
+         "    protocol: smtp\n    backend: zzz\n" BK,
+         5, "listeners[0].backend", "no backend named \"zzz\": define it under backends:"},
+        {"sni backend reference", LT "    sni:\n      a.example: nope\n" BK, 6,
+         "listeners[0].sni[\"a.example\"]", "no backend named \"nope\": define it under backends:"},
+        {"sni on smtp", L1 "    sni:\n      a.example: mail\n" BK, 6, "listeners[0].sni",
+         "only for protocol tls: a smtp listener has no ClientHello to route by"},
+        {"default on smtp", L1 "    default: mail\n" BK, 6, "listeners[0].default",
+         "only for protocol tls: use backend:"},
+        {"tls without route", LT BK, 2, "listeners[0]",
+         "protocol tls needs sni: or default: to know where to route"},
+        {"tls empty sni", LT "    sni: {}\n" BK, 2, "listeners[0]",
+         "protocol tls needs sni: or default: to know where to route"},
+        {"default and backend", LT "    backend: mail\n    default: mail\n" BK, 6,
+         "listeners[0].default", "default: is another name for backend:, give only one of them"},
+        {"sni pattern", LT "    sni:\n      \"mail.*.example\": mail\n" BK, 6,
+         "listeners[0].sni[\"mail.*.example\"]",
+         "expected a host name or a *.domain pattern (the \"*\" only as the whole first label)"},
+        {"sni duplicate", LT "    sni:\n      A.example: mail\n      a.example: mail\n" BK, 7,
+         "listeners[0].sni[\"a.example\"]", "duplicate pattern (first at line 6)"},
+        {"sni entry key", LT "    sni:\n      a.example: {backend: mail, alpn: [h2], x: 1}\n" BK, 6,
+         "listeners[0].sni[\"a.example\"]", "unknown key \"x\": expected one of backend, alpn"},
+        {"sni entry backend", LT "    sni:\n      a.example: {alpn: [h2]}\n" BK, 6,
+         "listeners[0].sni[\"a.example\"]", "missing key \"backend\""},
+        {"alpn empty", LT "    sni:\n      a.example: {backend: mail, alpn: []}\n" BK, 6,
+         "listeners[0].sni[\"a.example\"].alpn", "expected at least one protocol id"},
+        {"client_hello on smtp", L1 "    timeouts:\n      client_hello: 5s\n" BK, 7,
+         "listeners[0].timeouts.client_hello",
+         "only for protocol tls: mail protocols send no ClientHello"},
+        {"proxy_tlvs without v2", L1 BK "    proxy_protocol: v1\n    proxy_tlvs: [alpn]\n", 10,
+         "backends.mail.proxy_tlvs",
+         "proxy_tlvs needs proxy_protocol: v2 (only PROXY v2 carries TLVs)"},
+        {"empty servers", L1 "backends:\n  mail:\n    servers: []\n", 8, "backends.mail.servers",
+         "expected at least one server"},
+        {"servers not a list", L1 "backends:\n  mail:\n    servers: \"m:25\"\n", 8,
+         "backends.mail.servers",
+         "expected a list of servers like [\"mail.example.com:25\"], got \"m:25\""},
+        {"server address", L1 "backends:\n  mail:\n    servers: [\"mail.example\"]\n", 8,
+         "backends.mail.servers[0]", "missing port in \"mail.example\": write mail.example:PORT"},
+        {"server port 0", L1 "backends:\n  mail:\n    servers:\n      - address: \"m:0\"\n", 9,
+         "backends.mail.servers[0].address",
+         "bad port \"0\" in \"m:0\": expected a number from 1 to 65535"},
+        {"source", L1 BK "    source: \"1.2.3.4:5\"\n", 9, "backends.mail.source",
+         "expected an IP address (no port), got \"1.2.3.4:5\""},
+        {"interface", L1 BK "    interface: a/b\n", 9, "backends.mail.interface",
+         "expected a network interface name (at most 15 characters), got \"a/b\""},
+        {"interface long", L1 BK "    interface: abcdefghijklmnop\n", 9, "backends.mail.interface",
+         "expected a network interface name (at most 15 characters), got \"abcdefghijklmnop\""},
+        {"cidr host bits", L1 BK "allow: [\"10.0.0.1/8\"]\n", 9, "allow[0]",
+         "10.0.0.1/8 has host bits set: did you mean 10.0.0.0/8?"},
+        {"cidr trusted", L1 BK "trusted_proxies:\n  - 192.0.2.0/24\n  - 300.1.1.1\n", 11,
+         "trusted_proxies[1]", "\"300.1.1.1\" is not an IP address or network"},
+        {"cidr not a list", L1 BK "allow: 10.0.0.0/8\n", 9, "allow",
+         "expected a list of addresses or networks like [\"10.0.0.0/8\"], got \"10.0.0.0/8\""},
+        {"admin token", L1 BK "admin:\n  token: abc\n", 10, "admin.token",
+         "too short: use at least 16 characters, e.g. from openssl rand -hex 16"},
+        {"admin bind clash", L1 BK "admin:\n  bind: \"0.0.0.0:25\"\n", 10, "admin.bind",
+         "\"0.0.0.0:25\" is already bound by listener \"smtp\" (line 2)"},
+        {"admin bind", L1 BK "admin:\n  bind: \"localhost:9180\"\n", 10, "admin.bind",
+         "\"localhost\" is not an IP address: a listen address is literal, like 127.0.0.1:25 or "
+         "[::1]:25"},
+        {"alias", L1 BK "state: &a x\nuser: *a\n", 10, "",
+         "yaml aliases are not supported: write the value out"},
+        {"tag", L1 BK "state: !!str x\n", 9, "",
+         "yaml tags are not supported: remove the \"!\" tag"},
+        {"two documents", L1 BK "---\nstate: x\n", 9, "",
+         "more than one yaml document: put everything in one"},
 };
 
 static void test_errors(void **state)
@@ -429,14 +454,14 @@ static void test_errors(void **state)
 		tw_diags_t d = {0};
 		tw_config_t *c = load(errs[i].yaml, &d);
 		bool ok = !c && d.n == 1 && strcmp(d.v[0].file, "t.yaml") == 0 &&
-			  d.v[0].line == errs[i].line && strcmp(d.v[0].field, errs[i].field) == 0 &&
-			  strcmp(d.v[0].msg, errs[i].msg) == 0;
+		          d.v[0].line == errs[i].line && strcmp(d.v[0].field, errs[i].field) == 0 &&
+		          strcmp(d.v[0].msg, errs[i].msg) == 0;
 		if (!ok) {
 			fprintf(stderr, "case \"%s\": want t.yaml:%d: [%s] [%s], got %zu:\n",
-				errs[i].what, errs[i].line, errs[i].field, errs[i].msg, d.n);
+			        errs[i].what, errs[i].line, errs[i].field, errs[i].msg, d.n);
 			for (size_t j = 0; j < d.n; j++)
 				fprintf(stderr, "  %s:%d: [%s] [%s]\n", d.v[j].file, d.v[j].line,
-					d.v[j].field, d.v[j].msg);
+				        d.v[j].field, d.v[j].msg);
 			tw_config_free(c);
 			tw_diags_release(&d);
 			fail_msg("case \"%s\"", errs[i].what);
@@ -575,10 +600,13 @@ static void test_examples(void **state)
 		tw_proto_t proto;
 		uint16_t port;
 	} want[] = {
-		{"smtp", TW_PROTO_SMTP, 25},	   {"submissions", TW_PROTO_SUBMISSIONS, 465},
-		{"submission", TW_PROTO_SUBMISSION, 587}, {"imaps", TW_PROTO_IMAPS, 993},
-		{"pop3s", TW_PROTO_POP3S, 995},	   {"sieve", TW_PROTO_SIEVE, 4190},
-		{"https", TW_PROTO_TLS, 443},
+	        {"smtp", TW_PROTO_SMTP, 25},
+	        {"submissions", TW_PROTO_SUBMISSIONS, 465},
+	        {"submission", TW_PROTO_SUBMISSION, 587},
+	        {"imaps", TW_PROTO_IMAPS, 993},
+	        {"pop3s", TW_PROTO_POP3S, 995},
+	        {"sieve", TW_PROTO_SIEVE, 4190},
+	        {"https", TW_PROTO_TLS, 443},
 	};
 	for (size_t i = 0; i < TW_ARRAY_LEN(want); i++) {
 		const tw_cfg_listener_t *l = &c->listeners[i];
@@ -619,16 +647,16 @@ static void test_protocols(void **state)
 		tw_proto_t p;
 		bool mail;
 	} t[] = {
-		{"tcp", TW_PROTO_TCP, false},
-		{"smtp", TW_PROTO_SMTP, true},
-		{"submission", TW_PROTO_SUBMISSION, true},
-		{"submissions", TW_PROTO_SUBMISSIONS, true},
-		{"imap", TW_PROTO_IMAP, true},
-		{"imaps", TW_PROTO_IMAPS, true},
-		{"pop3", TW_PROTO_POP3, true},
-		{"pop3s", TW_PROTO_POP3S, true},
-		{"sieve", TW_PROTO_SIEVE, true},
-		{"tls", TW_PROTO_TLS, false},
+	        {"tcp", TW_PROTO_TCP, false},
+	        {"smtp", TW_PROTO_SMTP, true},
+	        {"submission", TW_PROTO_SUBMISSION, true},
+	        {"submissions", TW_PROTO_SUBMISSIONS, true},
+	        {"imap", TW_PROTO_IMAP, true},
+	        {"imaps", TW_PROTO_IMAPS, true},
+	        {"pop3", TW_PROTO_POP3, true},
+	        {"pop3s", TW_PROTO_POP3S, true},
+	        {"sieve", TW_PROTO_SIEVE, true},
+	        {"tls", TW_PROTO_TLS, false},
 	};
 	for (size_t i = 0; i < TW_ARRAY_LEN(t); i++) {
 		tw_proto_t p;
@@ -656,10 +684,10 @@ static void test_idle_ms(void **state)
 		tw_proto_t p;
 		uint64_t ms;
 	} t[] = {
-		{TW_PROTO_SMTP, 1},  {TW_PROTO_SUBMISSION, 1}, {TW_PROTO_SUBMISSIONS, 1},
-		{TW_PROTO_IMAP, 2},  {TW_PROTO_IMAPS, 2},      {TW_PROTO_POP3, 3},
-		{TW_PROTO_POP3S, 3}, {TW_PROTO_SIEVE, 4},      {TW_PROTO_TLS, 5},
-		{TW_PROTO_TCP, 5},
+	        {TW_PROTO_SMTP, 1},  {TW_PROTO_SUBMISSION, 1}, {TW_PROTO_SUBMISSIONS, 1},
+	        {TW_PROTO_IMAP, 2},  {TW_PROTO_IMAPS, 2},      {TW_PROTO_POP3, 3},
+	        {TW_PROTO_POP3S, 3}, {TW_PROTO_SIEVE, 4},      {TW_PROTO_TLS, 5},
+	        {TW_PROTO_TCP, 5},
 	};
 	for (size_t i = 0; i < TW_ARRAY_LEN(t); i++) {
 		tw_cfg_listener_t l = {.proto = t[i].p};
@@ -677,7 +705,7 @@ static void test_quick_smtp(void **state)
 	tw_config_t *c = tw_config_new_default();
 	tw_diags_t d = {0};
 	int r = tw_config_quick(c, "0.0.0.0:25,[::]:25", "mail.example:2525", "v2", "smtp", NULL, 0,
-				&d);
+	                        &d);
 	print_diags(&d);
 	assert_int_equal(r, 0);
 	assert_int_equal(d.n, 0);
@@ -718,16 +746,18 @@ static void test_quick_defaults_and_sni(void **state)
 {
 	tw_diags_t d = {0};
 	tw_config_t *c = tw_config_new_default();
-	assert_int_equal(tw_config_quick(c, "127.0.0.1:0", "[::1]:8080", NULL, NULL, NULL, 0, &d), 0);
+	assert_int_equal(tw_config_quick(c, "127.0.0.1:0", "[::1]:8080", NULL, NULL, NULL, 0, &d),
+	                 0);
 	assert_int_equal(c->listeners[0].proto, TW_PROTO_TCP); /* no --sni, no --protocol */
 	assert_int_equal(c->backends[0].proxy, TW_PROXY_NONE);
 	assert_string_equal(c->backends[0].servers[0].host, "::1");
 	tw_config_free(c);
 
 	const char *sni[] = {"MTA-STS.example.com=web.example:443", "*.example.com=web.example:443",
-			     "imap.example.com=mail.example:993"};
+	                     "imap.example.com=mail.example:993"};
 	c = tw_config_new_default();
-	assert_int_equal(tw_config_quick(c, "[::]:443", "web.example:443", "v1", NULL, sni, 3, &d), 0);
+	assert_int_equal(tw_config_quick(c, "[::]:443", "web.example:443", "v1", NULL, sni, 3, &d),
+	                 0);
 	print_diags(&d);
 	const tw_cfg_listener_t *l = &c->listeners[0];
 	assert_int_equal(l->proto, TW_PROTO_TLS);
@@ -762,36 +792,42 @@ static void test_quick_errors(void **state)
 		size_t n_sni;
 		const char *field, *msg;
 	} t[] = {
-		{NULL, "m:25", NULL, NULL, NULL, 0, "--listen",
-		 "missing: give an address like 0.0.0.0:25 or [::]:443"},
-		{"", "m:25", NULL, NULL, NULL, 0, "--listen",
-		 "missing: give an address like 0.0.0.0:25 or [::]:443"},
-		{"localhost:25", "m:25", NULL, NULL, NULL, 0, "--listen",
-		 "\"localhost\" is not an IP address: a listen address is literal, like 127.0.0.1:25 "
-		 "or [::1]:25"},
-		{"0.0.0.0:25,0.0.0.0:25", "m:25", NULL, NULL, NULL, 0, "--listen",
-		 "\"0.0.0.0:25\" is listed twice"},
-		{"0.0.0.0:25", NULL, NULL, NULL, NULL, 0, "--to", "missing: give the backend as HOST:PORT"},
-		{"0.0.0.0:25", "m", NULL, NULL, NULL, 0, "--to", "missing port in \"m\": write m:PORT"},
-		{"0.0.0.0:25", "m:25", "v3", NULL, NULL, 0, "--proxy",
-		 "expected one of none, v1, v2, got \"v3\""},
-		{"0.0.0.0:25", "m:25", NULL, "smtps", NULL, 0, "--protocol",
-		 "expected one of smtp, submission, submissions, imap, imaps, pop3, pop3s, sieve, tls, "
-		 "tcp, got \"smtps\""},
-		{"0.0.0.0:443", "m:25", NULL, "smtp", bad_pat, 1, "--sni", "only for protocol tls, not smtp"},
-		{"0.0.0.0:443", NULL, NULL, NULL, bad_sni, 1, "--sni",
-		 "expected NAME=HOST:PORT, got \"noequals\""},
-		{"0.0.0.0:443", NULL, NULL, NULL, bad_pat, 1, "--sni",
-		 "\"a b\" is not a host name or *.domain pattern"},
-		{"0.0.0.0:443", NULL, NULL, NULL, bad_tgt, 1, "--sni",
-		 "missing port in \"web\": write web:PORT"},
-		{"0.0.0.0:443", NULL, NULL, NULL, twice, 2, "--sni", "\"a.example\" is given twice"},
+	        {NULL, "m:25", NULL, NULL, NULL, 0, "--listen",
+	         "missing: give an address like 0.0.0.0:25 or [::]:443"},
+	        {"", "m:25", NULL, NULL, NULL, 0, "--listen",
+	         "missing: give an address like 0.0.0.0:25 or [::]:443"},
+	        {"localhost:25", "m:25", NULL, NULL, NULL, 0, "--listen",
+	         "\"localhost\" is not an IP address: a listen address is literal, like "
+	         "127.0.0.1:25 "
+	         "or [::1]:25"},
+	        {"0.0.0.0:25,0.0.0.0:25", "m:25", NULL, NULL, NULL, 0, "--listen",
+	         "\"0.0.0.0:25\" is listed twice"},
+	        {"0.0.0.0:25", NULL, NULL, NULL, NULL, 0, "--to",
+	         "missing: give the backend as HOST:PORT"},
+	        {"0.0.0.0:25", "m", NULL, NULL, NULL, 0, "--to",
+	         "missing port in \"m\": write m:PORT"},
+	        {"0.0.0.0:25", "m:25", "v3", NULL, NULL, 0, "--proxy",
+	         "expected one of none, v1, v2, got \"v3\""},
+	        {"0.0.0.0:25", "m:25", NULL, "smtps", NULL, 0, "--protocol",
+	         "expected one of smtp, submission, submissions, imap, imaps, pop3, pop3s, sieve, "
+	         "tls, "
+	         "tcp, got \"smtps\""},
+	        {"0.0.0.0:443", "m:25", NULL, "smtp", bad_pat, 1, "--sni",
+	         "only for protocol tls, not smtp"},
+	        {"0.0.0.0:443", NULL, NULL, NULL, bad_sni, 1, "--sni",
+	         "expected NAME=HOST:PORT, got \"noequals\""},
+	        {"0.0.0.0:443", NULL, NULL, NULL, bad_pat, 1, "--sni",
+	         "\"a b\" is not a host name or *.domain pattern"},
+	        {"0.0.0.0:443", NULL, NULL, NULL, bad_tgt, 1, "--sni",
+	         "missing port in \"web\": write web:PORT"},
+	        {"0.0.0.0:443", NULL, NULL, NULL, twice, 2, "--sni",
+	         "\"a.example\" is given twice"},
 	};
 	for (size_t i = 0; i < TW_ARRAY_LEN(t); i++) {
 		tw_config_t *c = tw_config_new_default();
 		tw_diags_t d = {0};
 		int r = tw_config_quick(c, t[i].listen, t[i].to, t[i].proxy, t[i].proto, t[i].sni,
-					t[i].n_sni, &d);
+		                        t[i].n_sni, &d);
 		if (r != TW_EINVAL || d.n != 1 || strcmp(d.v[0].field, t[i].field) != 0 ||
 		    strcmp(d.v[0].msg, t[i].msg) != 0) {
 			print_diags(&d);
@@ -816,20 +852,20 @@ static void test_quick_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_syntax_error),
-		cmocka_unit_test(test_many_errors),
-		cmocka_unit_test(test_too_many_errors),
-		cmocka_unit_test(test_diags_appended),
-		cmocka_unit_test(test_file_errors),
-		cmocka_unit_test(test_examples),
-		cmocka_unit_test(test_protocols),
-		cmocka_unit_test(test_idle_ms),
-		cmocka_unit_test(test_quick_smtp),
-		cmocka_unit_test(test_quick_defaults_and_sni),
-		cmocka_unit_test(test_quick_errors),
+	        cmocka_unit_test(test_full),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_syntax_error),
+	        cmocka_unit_test(test_many_errors),
+	        cmocka_unit_test(test_too_many_errors),
+	        cmocka_unit_test(test_diags_appended),
+	        cmocka_unit_test(test_file_errors),
+	        cmocka_unit_test(test_examples),
+	        cmocka_unit_test(test_protocols),
+	        cmocka_unit_test(test_idle_ms),
+	        cmocka_unit_test(test_quick_smtp),
+	        cmocka_unit_test(test_quick_defaults_and_sni),
+	        cmocka_unit_test(test_quick_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
