@@ -16,6 +16,7 @@ BUILD=${BUILD:-build}
 ASAN=${ASAN:-build-asan}
 passed=0
 failed=0
+skipped=0
 failures=()
 log=$(mktemp -d /tmp/tw-check.XXXXXX)
 
@@ -110,9 +111,11 @@ if [[ " $STAGES " == *" e2e "* ]]; then
 	# The daemon's leak check at exit is on; e2e runs many instances.
 	out="$log/e2e.log"
 	timeout 2400 bash tests/e2e/run.sh ${E2E:-} 2>&1 | tee "$out"
-	p=$(grep -c '^ok ' "$out")
+	p=$(grep '^ok ' "$out" | grep -vc '# SKIP')
+	k=$(grep '^ok ' "$out" | grep -c '# SKIP')
 	f=$(grep -c '^not ok ' "$out")
 	passed=$((passed + p))
+	skipped=$((skipped + k))
 	failed=$((failed + f))
 	[ "$f" -gt 0 ] && failures+=("e2e: $f scenario checks")
 	if [ $((p + f)) -eq 0 ]; then fail "e2e ran no test"; fi
@@ -146,5 +149,9 @@ if [ ${#failures[@]} -gt 0 ]; then
 	printf '  %s\n' "${failures[@]}"
 fi
 echo "logs: $log"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

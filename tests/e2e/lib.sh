@@ -1320,13 +1320,15 @@ async def _stream(args):
             await asyncio.wait_for(rt, 30)
         except Exception as e:
             st["long_errors"][e.__class__.__name__] = st["long_errors"].get(e.__class__.__name__, 0) + 1
-            bad = True
+            err = e.__class__.__name__
+        else:
+            err = None
         w.close()
         st["long_bytes"] += recvd
-        if bad or recvd != sent:
+        if bad or err or recvd != sent:
             st["long_bad"] += 1
             if len(st.setdefault("long_detail", [])) < 5:
-                st["long_detail"].append(f"conn{i} sent={sent} echoed={recvd} corrupt={bad}")
+                st["long_detail"].append(f"conn{i} sent={sent} echoed={recvd} corrupt={bad} error={err}")
         else:
             st["long_ok"] += 1
 
@@ -1558,10 +1560,10 @@ def main():
     p = sub.add_parser("stream")
     hp(p)
     p.add_argument("--conns", type=int, default=100)
-    p.add_argument("--chunk", type=int, default=4096)
-    p.add_argument("--interval", type=float, default=0.02)
+    p.add_argument("--chunk", type=int, default=8192)
+    p.add_argument("--interval", type=float, default=0.05)
     p.add_argument("--churn", action="append", default=[], help="HOST:PORT[/SNI]")
-    p.add_argument("--churn-interval", type=float, default=0.02)
+    p.add_argument("--churn-interval", type=float, default=0.03)
     p.add_argument("--stop-file", required=True)
     p.add_argument("--ready-file", required=True)
     p.set_defaults(fn=cmd_stream)
