@@ -85,7 +85,7 @@ if [[ " $STAGES " == *" asan "* ]]; then
 		run_unit "$ASAN" asan
 		# Every fuzz corpus replayed once as a regression test.
 		for f in "$ASAN"/tests/fuzz/fuzz_*; do
-			[ -x "$f" ] || continue
+			[ -f "$f" ] && [ -x "$f" ] || continue
 			n=$(basename "$f")
 			c="tests/fuzz/corpus/${n#fuzz_}"
 			[ -d "$c" ] || { fail "corpus for $n missing ($c)"; continue; }
@@ -125,7 +125,7 @@ fi
 if [[ " $STAGES " == *" fuzz "* ]]; then
 	stage_start fuzz
 	for f in "$ASAN"/tests/fuzz/fuzz_*; do
-		[ -x "$f" ] || continue
+		[ -f "$f" ] && [ -x "$f" ] || continue
 		n=$(basename "$f")
 		c="tests/fuzz/corpus/${n#fuzz_}"
 		work="$log/corpus-$n"

@@ -56,6 +56,10 @@ typedef struct tw_cfg_server {
 	int line;
 } tw_cfg_server_t;
 
+/* Servers per backend, so a connection can keep its dial order in a
+ * fixed-size array. */
+#define TW_CFG_MAX_SERVERS 64
+
 typedef struct tw_cfg_backend {
 	char *name;
 	tw_cfg_server_t *servers;

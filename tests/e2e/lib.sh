@@ -268,6 +268,19 @@ twpy() { "$PY" "$T_DIR/tw.py" "$@"; }
 # freeport [N]: N ports free on every address, outside the ephemeral range.
 freeport() { twpy freeport "${1:-1}"; }
 
+# freeport_sh [N]: the same without Python (for the demo): ports in
+# 20000-31999 that no TCP socket here uses, in any state.
+freeport_sh() {
+	local n=${1:-1} got=() p
+	while [ ${#got[@]} -lt "$n" ]; do
+		p=$((20000 + RANDOM % 12000))
+		[[ " ${got[*]} " == *" $p "* ]] && continue
+		[ -n "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && continue
+		got+=("$p")
+	done
+	echo "${got[*]}"
+}
+
 # is_listening ADDR PORT [NS]
 is_listening() {
 	local addr=$1 port=$2 ns=${3:-}

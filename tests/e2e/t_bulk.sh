@@ -6,8 +6,8 @@
 #  - 256 MiB down: every byte checked against the expected pattern;
 #  - 1,000 connections open at the same time, each echoing 16 KiB;
 #  - the read/write fallback (TAILWART_NO_SPLICE=1, a second edge) moves a
-#    smaller transfer exactly too; whether pipes are in use is read from
-#    /proc/PID/fd during a paced transfer on each edge.
+#    smaller transfer exactly too; which path each edge takes is seen with
+#    strace (splice calls vs read/write calls) during a paced transfer.
 . "$(dirname "$0")/lib.sh"
 e2e_init bulk
 need_edge
@@ -82,19 +82,22 @@ else
 	diag_file "$EDGE_LOG" 10
 fi
 
-# pipes PID: how many pipe fds the process holds.
-pipes() { find "/proc/$1/fd" -lname 'pipe:*' 2>/dev/null | wc -l; }
-# paced_pipes PORT PID: pipe fds of PID sampled in the middle of a 2 s echo.
-paced_pipes() {
-	local port=$1 pid=$2 bg n
+# paced_syscalls PORT PID: a 48 MiB echo paced over 2 s through the edge at
+# PORT; in the middle, strace counts for one second the data syscalls of
+# every thread of PID. Sets PACED_RC, SPLICE_CALLS, RW_CALLS.
+paced_syscalls() {
+	local port=$1 pid=$2 bg st=$T_DIR/strace.$1
 	"$PY" "$T_DIR/tw.py" echo 127.0.0.1 "$port" 50331648 --rate 25165824 --bind "$CLIENT_ADDR" \
 		>"$T_DIR/paced.$port.out" 2>&1 &
 	bg=$!
-	sleep 1
-	n=$(pipes "$pid")
+	sleep 0.5
+	timeout -s INT 1 strace -f -c -e trace=splice,read,write,recvfrom,sendto,recvmsg,sendmsg,readv,writev \
+		-p "$pid" >/dev/null 2>"$st"
 	wait "$bg"
 	PACED_RC=$?
-	echo "$n"
+	SPLICE_CALLS=$(awk '$NF == "splice" {print $(NF-2)}' "$st" | head -n1)
+	RW_CALLS=$(awk '$NF ~ /^(read|write|recvfrom|sendto|recvmsg|sendmsg|readv|writev)$/ {n += $(NF-2)} END {print n + 0}' "$st")
+	SPLICE_CALLS=${SPLICE_CALLS:-0}
 }
 
 # The fallback, on a second edge.
@@ -112,30 +115,32 @@ else
 	not_ok "TAILWART_NO_SPLICE=1: 64 MiB up and 64 MiB down byte-exact" "$out / $out2"
 fi
 
-if is_tailwart; then
-	idle1=$(pipes "$EDGE1_PID")
-	busy1=$(paced_pipes "$EP" "$EDGE1_PID")
-	rc1=$PACED_RC
-	idle2=$(pipes "$EDGE2_PID")
-	busy2=$(paced_pipes "$EP2" "$EDGE2_PID")
-	rc2=$PACED_RC
-	diag "pipe fds: splice edge idle=$idle1 busy=$busy1; no-splice edge idle=$idle2 busy=$busy2"
+if is_tailwart && command -v strace >/dev/null; then
+	paced_syscalls "$EP" "$EDGE1_PID"
+	rc1=$PACED_RC s1=$SPLICE_CALLS rw1=$RW_CALLS
+	paced_syscalls "$EP2" "$EDGE2_PID"
+	rc2=$PACED_RC s2=$SPLICE_CALLS rw2=$RW_CALLS
+	diag "syscalls in 1 s: default edge splice=$s1 read/write=$rw1; TAILWART_NO_SPLICE=1 edge splice=$s2 read/write=$rw2"
 	if [ "$rc1" = 0 ] && [ "$rc2" = 0 ]; then
-		ok "paced echo (48 MiB over 2 s) exact through both edges"
+		ok "paced echo (48 MiB over 2 s, traced) exact through both edges"
 	else
-		not_ok "paced echo exact through both edges" "$(cat "$T_DIR"/paced.*.out)"
+		not_ok "paced echo (48 MiB over 2 s, traced) exact through both edges" "$(cat "$T_DIR"/paced.*.out)"
 	fi
-	if [ "$busy1" -gt "$idle1" ]; then
-		ok "default edge holds pipes during a transfer (splice path)"
+	if [ "$s1" -gt 0 ]; then
+		ok "default edge relays with splice(2) ($s1 calls in 1 s)"
 	else
-		not_ok "default edge holds pipes during a transfer (splice path)" "idle=$idle1 busy=$busy1"
+		not_ok "default edge relays with splice(2)" "no splice calls; read/write calls $rw1"
+		diag_file "$T_DIR/strace.$EP" 12
 	fi
-	if [ "$busy2" -le "$idle2" ]; then
-		ok "TAILWART_NO_SPLICE=1 edge holds no extra pipes during a transfer (read/write path)"
+	if [ "$s2" = 0 ] && [ "$rw2" -gt 0 ]; then
+		ok "TAILWART_NO_SPLICE=1 edge relays with read/write only ($rw2 calls, no splice)"
 	else
-		not_ok "TAILWART_NO_SPLICE=1 edge holds no extra pipes during a transfer" "idle=$idle2 busy=$busy2"
+		not_ok "TAILWART_NO_SPLICE=1 edge relays with read/write only" "splice=$s2 read/write=$rw2"
+		diag_file "$T_DIR/strace.$EP2" 12
 	fi
+elif is_tailwart; then
+	skip "splice vs read/write path seen with strace" "strace not installed"
 else
-	skip "splice vs read/write path seen in /proc/PID/fd" "stand-in"
+	skip "splice vs read/write path seen with strace" "stand-in"
 fi
 finish
