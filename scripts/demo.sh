@@ -11,6 +11,7 @@
 # loopback, and the system's own Postfix and nginx are not touched.
 # Env: TAILWART (default build/tailwart), DEMO_KEEP=1 keeps the logs.
 set -u -o pipefail
+# shellcheck source=tests/e2e/lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/../tests/e2e/lib.sh"
 
 if [ -t 1 ]; then
@@ -78,7 +79,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 # Whatever happens, the demo ends by itself.
 (
-	sleep 60
+	sleep 45
 	kill -TERM $$ 2>/dev/null
 ) &
 WATCHDOG=$!

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (variables here are for the scenarios)
 # lib.sh - shared helpers for the tailwart end-to-end scenarios.
 #
 # Each scenario (tests/e2e/t_*.sh) sources this file and calls
@@ -271,14 +271,14 @@ freeport() { twpy freeport "${1:-1}"; }
 # freeport_sh [N]: the same without Python (for the demo): ports in
 # 20000-31999 that no TCP socket here uses, in any state.
 freeport_sh() {
-	local n=${1:-1} got=() p
-	while [ ${#got[@]} -lt "$n" ]; do
+	local n=${1:-1} ports=() p
+	while [ ${#ports[@]} -lt "$n" ]; do
 		p=$((20000 + RANDOM % 12000))
-		[[ " ${got[*]} " == *" $p "* ]] && continue
+		[[ " ${ports[*]} " == *" $p "* ]] && continue
 		[ -n "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && continue
-		got+=("$p")
+		ports+=("$p")
 	done
-	echo "${got[*]}"
+	echo "${ports[*]}"
 }
 
 # is_listening ADDR PORT [NS]
@@ -596,7 +596,7 @@ start_nginx_sni() {
 	chmod 755 "$dir"
 	local servers=""
 	for site in "$@"; do
-		IFS== read -r name port pp <<<"$site"
+		IFS='=' read -r name port pp <<<"$site"
 		gen_cert "$dir" "$name"
 		servers+="
     server {
@@ -632,7 +632,7 @@ EOF
 	fi
 	defer "stop_pid \$(cat '$dir/nginx.pid' 2>/dev/null) 5 TERM"
 	for site in "$@"; do
-		IFS== read -r name port pp <<<"$site"
+		IFS='=' read -r name port pp <<<"$site"
 		wait_listen 127.0.0.1 "$port" 10 || {
 			diag_file "$NGX_ERROR"
 			bail "nginx does not listen on 127.0.0.1:$port"
@@ -702,18 +702,18 @@ start_edge() {
 # edge_reload: SIGHUP (tailwart) / SIGUSR2 to the master (HAProxy stand-in).
 edge_reload() {
 	if is_tailwart; then
-		kill -HUP "$EDGE_PID"
+		kill -HUP "$EDGE_PID" 2>/dev/null
 	else
-		kill -USR2 "$EDGE_PID"
+		kill -USR2 "$EDGE_PID" 2>/dev/null
 	fi
 }
 
 # edge_graceful_stop: SIGTERM (tailwart drains) / SIGUSR1 (HAProxy soft stop).
 edge_graceful_stop() {
 	if is_tailwart; then
-		kill -TERM "$EDGE_PID"
+		kill -TERM "$EDGE_PID" 2>/dev/null
 	else
-		kill -USR1 "$EDGE_PID"
+		kill -USR1 "$EDGE_PID" 2>/dev/null
 	fi
 }
 

@@ -81,7 +81,7 @@ for t in "${tests[@]}"; do
 		printf 'FAIL  %-22s %6ss  (%d ok, %d not ok%s; %s)\n' "$name" "$secs" "$n_ok" "$n_bad" "$extra" "$why"
 		if [ "$verbose" = 0 ]; then
 			# The failures with their diagnostics, and where the logs are.
-			awk '/^not ok - /{p=1; print "      " $0; next} /^ok - /{p=0} p && /^#/{print "      " $0} /^# logs kept in/{print "      " $0}' "$out" | head -n 60
+			awk '/^# logs kept in/{print "      " $0; next} /^not ok - /{p=1; print "      " $0; next} /^ok - /{p=0} p && /^#/{print "      " $0}' "$out" | head -n 60
 		fi
 	fi
 done

@@ -8,6 +8,7 @@
 #  - the read/write fallback (TAILWART_NO_SPLICE=1, a second edge) moves a
 #    smaller transfer exactly too; which path each edge takes is seen with
 #    strace (splice calls vs read/write calls) during a paced transfer.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init bulk
 need_edge

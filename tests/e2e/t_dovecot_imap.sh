@@ -6,6 +6,7 @@
 # 2. With disable_plaintext_auth = yes and no TLS anywhere, a plaintext LOGIN
 #    through the edge is still refused: the edge sends no SSL TLV, so Dovecot
 #    must not believe the connection is secure.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init dovecot_imap
 need_cmd dovecot

@@ -16,6 +16,7 @@
 # Each time a client connection through the edge must reach the backend over
 # IPv4 in under 3 s, and the edge must log the failed IPv6 attempt
 # (event=dial_fail family=ipv6) before the connection's close line.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init happy_eyeballs
 need_cmd ip ss

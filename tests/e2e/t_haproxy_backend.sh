@@ -5,6 +5,7 @@
 # with the source address it took from the PROXY header. Through the edge's
 # v1 and v2 listeners, from 127.0.0.2 and from ::1, the answer must show the
 # client, never the edge.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init haproxy_backend
 need_cmd haproxy curl

@@ -7,6 +7,7 @@
 # and present the backend's own certificate (curl verifies it against that
 # certificate; the sha256 of the DER is compared too). A wildcard route is
 # followed; an unknown name with no default is closed without reaching nginx.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init nginx_sni
 need_cmd nginx curl openssl

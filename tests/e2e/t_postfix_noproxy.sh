@@ -6,6 +6,7 @@
 # signature ends in "QUIT\n", so smtpd says 221 and hangs up). The edge must
 # recognise this and log event=backend_diag naming the setting to add,
 # smtpd_upstream_proxy_protocol, instead of leaving the operator to guess.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init postfix_noproxy
 need_cmd postfix swaks

@@ -4,6 +4,7 @@
 # postscreen_upstream_proxy_protocol = haproxy on a high loopback port; the
 # edge's smtp listener sends PROXY v2. A mail from 127.0.0.2 must be
 # delivered and Postfix must log the real client (127.0.0.2), not the edge.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init postfix_postscreen
 need_cmd postfix swaks

@@ -4,6 +4,7 @@
 # smtpd with smtpd_upstream_proxy_protocol = haproxy (no postscreen), the
 # edge's submission listener sends PROXY v2. A mail from 127.0.0.2 must be
 # delivered and Postfix must log 127.0.0.2 as the client.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init postfix_submission
 need_cmd postfix swaks

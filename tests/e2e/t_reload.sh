@@ -11,6 +11,7 @@
 #  4. 50 reloads (file rewrite + SIGHUP) while 100 long-lived connections
 #     stream data and short connections keep arriving on three routes: no
 #     connection broken, no byte lost or changed.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init reload
 need_edge

@@ -9,6 +9,7 @@
 # Privileges (user: nobody): every thread runs as nobody with exactly
 # CAP_NET_BIND_SERVICE (CapPrm = CapEff = 0x400), and a listener on a port
 # below 1024, added by editing the config + SIGHUP, still works.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init sigterm_privs
 need_edge

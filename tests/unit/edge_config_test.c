@@ -250,7 +250,17 @@ static const struct {
          "connect_timeout, source, interface"},
         {"duplicate key", L1 BK "state: a\nstate: b\n", 10, "",
          "duplicate key \"state\" (first at line 9)"},
-        {"non-string key", L1 BK "? [a]\n: b\n", 9, "", "expected a key name, got a list"},
+        {"non-string key", L1 BK "[a]: b\n", 9, "", "expected a key name, got a list"},
+        /* libfyaml 0.7.12 crashed on "? o:<tab>:" (fuzz_config); explicit keys are
+         * refused before it sees them. */
+        {"explicit key", L1 BK "? o:\t:\n", 9, "",
+         "explicit keys (\"? \") are not supported: write key: value"},
+        {"explicit key in a list", L1 BK "allow:\n  - ? o:\t:\n", 10, "",
+         "explicit keys (\"? \") are not supported: write key: value"},
+        /* libfyaml 0.7.12 looped forever on a "%" directive with bad UTF-8. */
+        {"bad UTF-8", L1 BK "%l\xaa\n", 9, "", "not valid UTF-8: byte 0xaa at offset 139"},
+        {"bad UTF-8 in a value", L1 BK "state: \"\xc3\x28\"\n", 9, "",
+         "not valid UTF-8: byte 0xc3 at offset 145"},
         {"root not a mapping", "- a\n", 1, "",
          "expected a mapping of settings (listeners:, backends:, ...), got a list"},
         {"empty file", "", 1, "", "empty file: at least one listener is required"},
@@ -403,6 +413,15 @@ static const struct {
          "listeners[0].sni[\"a.example\"]", "unknown key \"x\": expected one of backend, alpn"},
         {"sni entry backend", LT "    sni:\n      a.example: {alpn: [h2]}\n" BK, 6,
          "listeners[0].sni[\"a.example\"]", "missing key \"backend\""},
+        {"sni routes, two plain", LT "    sni:\n      a.example: [mail, {backend: mail}]\n" BK, 6,
+         "listeners[0].sni[\"a.example\"]",
+         "more than one route without alpn: only the first would be used"},
+        {"sni routes, empty", LT "    sni:\n      a.example: []\n" BK, 6,
+         "listeners[0].sni[\"a.example\"]", "expected at least one backend"},
+        {"sni routes, bad item",
+         LT "    sni:\n      a.example:\n        - {backend: mail, alpn: [h2]}\n"
+            "        - [mail]\n" BK,
+         8, "listeners[0].sni[\"a.example\"][1]", "expected a name, got a list"},
         {"alpn empty", LT "    sni:\n      a.example: {backend: mail, alpn: []}\n" BK, 6,
          "listeners[0].sni[\"a.example\"].alpn", "expected at least one protocol id"},
         {"client_hello on smtp", L1 "    timeouts:\n      client_hello: 5s\n" BK, 7,
@@ -412,7 +431,7 @@ static const struct {
          "backends.mail.proxy_tlvs",
          "proxy_tlvs needs proxy_protocol: v2 (only PROXY v2 carries TLVs)"},
         {"empty servers", L1 "backends:\n  mail:\n    servers: []\n", 8, "backends.mail.servers",
-         "expected at least one server"},
+         "expected 1 to 64 servers, got 0"},
         {"servers not a list", L1 "backends:\n  mail:\n    servers: \"m:25\"\n", 8,
          "backends.mail.servers",
          "expected a list of servers like [\"mail.example.com:25\"], got \"m:25\""},
@@ -529,6 +548,31 @@ static void test_too_many_errors(void **state)
 	tw_diags_release(&d);
 }
 
+static void test_server_limit(void **state)
+{
+	for (int n = TW_CFG_MAX_SERVERS; n <= TW_CFG_MAX_SERVERS + 1; n++) {
+		char text[8192];
+		size_t o = (size_t)snprintf(text, sizeof(text),
+		                            "%sbackends:\n  mail:\n    servers:\n", L1);
+		for (int i = 0; i < n; i++)
+			o += (size_t)snprintf(text + o, sizeof(text) - o,
+			                      "      - \"m%d.example:25\"\n", i);
+		tw_diags_t d = {0};
+		tw_config_t *c = tw_config_load_string("t.yaml", text, o, &d);
+		if (n == TW_CFG_MAX_SERVERS) {
+			assert_non_null(c);
+			assert_int_equal(c->backends[0].n_servers, TW_CFG_MAX_SERVERS);
+		} else {
+			assert_null(c);
+			assert_int_equal(d.n, 1);
+			assert_int_equal(d.v[0].line, 8);
+			assert_string_equal(d.v[0].msg, "expected 1 to 64 servers, got 65");
+		}
+		tw_config_free(c);
+		tw_diags_release(&d);
+	}
+}
+
 /* A caller may collect diags from several places in one list. */
 static void test_diags_appended(void **state)
 {
@@ -634,6 +678,50 @@ static void test_examples(void **state)
 			assert_int_equal(b->servers[0].port, want[i].port);
 		}
 	}
+	tw_config_free(c);
+	tw_diags_release(&d);
+}
+
+/* One pattern may route by ALPN: a list of routes, config order kept. */
+static void test_sni_routes(void **state)
+{
+	tw_diags_t d = {0};
+	tw_config_t *c = load(LT "    default: mail\n"
+	                         "    sni:\n"
+	                         "      \"*.Example.com\":\n"
+	                         "        - {backend: h2, alpn: [h2]}\n"
+	                         "        - {backend: old, alpn: [\"http/1.1\", \"http/1.0\"]}\n"
+	                         "        - mail\n"
+	                         "      mail.example.com.: mail\n" BK
+	                         "  h2: {servers: [\"h2.example:443\"]}\n"
+	                         "  old: {servers: [\"old.example:443\"]}\n",
+	                      &d);
+	print_diags(&d);
+	assert_non_null(c);
+	const tw_cfg_listener_t *l = &c->listeners[0];
+	assert_string_equal(l->backend, "mail");
+	assert_int_equal(l->n_sni, 4);
+	static const struct {
+		const char *pattern, *backend, *alpn0;
+		int line;
+	} want[] = {
+	        {"*.example.com", "h2", "h2", 8},
+	        {"*.example.com", "old", "http/1.1", 9},
+	        {"*.example.com", "mail", NULL, 10},
+	        {"mail.example.com", "mail", NULL, 11},
+	};
+	for (size_t i = 0; i < TW_ARRAY_LEN(want); i++) {
+		const tw_cfg_sni_t *s = &l->sni[i];
+		assert_string_equal(s->pattern, want[i].pattern);
+		assert_string_equal(s->backend, want[i].backend);
+		assert_int_equal(s->line, want[i].line);
+		if (want[i].alpn0)
+			assert_string_equal(s->alpn[0], want[i].alpn0);
+		else
+			assert_null(s->alpn);
+	}
+	assert_string_equal(l->sni[1].alpn[1], "http/1.0");
+	assert_null(l->sni[1].alpn[2]);
 	tw_config_free(c);
 	tw_diags_release(&d);
 }
@@ -845,6 +933,9 @@ static void test_quick_errors(void **state)
 	tw_diags_t d = {0};
 	assert_int_equal(tw_config_quick(c, "x", "y", "z", NULL, NULL, 0, &d), TW_EINVAL);
 	assert_int_equal(d.n, 3);
+	/* Without a list the result alone tells. */
+	assert_int_equal(tw_config_quick(c, "x", "y", "z", NULL, NULL, 0, NULL), TW_EINVAL);
+	assert_int_equal(tw_config_quick(c, "[::1]:1", "y:2", NULL, NULL, NULL, 0, NULL), 0);
 	tw_config_free(c);
 	tw_diags_release(&d);
 }
@@ -858,9 +949,11 @@ int main(void)
 	        cmocka_unit_test(test_syntax_error),
 	        cmocka_unit_test(test_many_errors),
 	        cmocka_unit_test(test_too_many_errors),
+	        cmocka_unit_test(test_server_limit),
 	        cmocka_unit_test(test_diags_appended),
 	        cmocka_unit_test(test_file_errors),
 	        cmocka_unit_test(test_examples),
+	        cmocka_unit_test(test_sni_routes),
 	        cmocka_unit_test(test_protocols),
 	        cmocka_unit_test(test_idle_ms),
 	        cmocka_unit_test(test_quick_smtp),
