@@ -36,7 +36,7 @@ bail() {
 _demo_exit() {
 	local rc=$? i
 	trap - EXIT INT TERM
-	[ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
+	[ -n "${WATCHDOG:-}" ] && { pkill -P "$WATCHDOG" 2>/dev/null; kill "$WATCHDOG" 2>/dev/null; }
 	for ((i = ${#_E2E_CLEANUP[@]} - 1; i >= 0; i--)); do
 		eval "${_E2E_CLEANUP[i]}" >/dev/null 2>&1 || true
 	done
@@ -78,10 +78,11 @@ trap _demo_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 # Whatever happens, the demo ends by itself.
+# (Its output goes nowhere, so it never holds the caller's pipe open.)
 (
 	sleep 45
 	kill -TERM $$ 2>/dev/null
-) &
+) >/dev/null 2>&1 </dev/null &
 WATCHDOG=$!
 
 echo

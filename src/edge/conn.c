@@ -108,11 +108,12 @@ static void conn_free(tw_conn_t *c)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	tw_routes_unref(c->routes);
 	atomic_fetch_sub(&w->stats.active, 1);
 	atomic_fetch_add(&w->stats.closed, 1);
 	atomic_fetch_sub(&tw_edge_active_conns, 1);
 	atomic_fetch_sub(&c->l->stats->active, 1);
+	/* Last: this may free the table c->l points into. */
+	tw_routes_unref(c->routes);
 	free(c);
 }
 

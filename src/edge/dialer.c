@@ -130,6 +130,16 @@ static void win(tw_dial_t *d, struct attempt *a)
 		a->pending = false;
 		d->pending--;
 	}
+	/* Attempts still pending lost the race: a path that never answered
+	 * (a silently dropping IPv6 route, say) is what the operator needs to
+	 * see, so each is reported, as ECANCELED, before the success. */
+	for (size_t i = 0; i < d->next && !d->done; i++)
+		if (&d->att[i] != a && d->att[i].pending && d->on_fail)
+			d->on_fail(d->arg, addr_of(d, &d->att[i]), ECANCELED);
+	if (d->done) { /* on_fail cancelled the dial */
+		close(fd);
+		return;
+	}
 	finish(d);
 	d->cb(d->arg, 0, fd, addr_of(d, a));
 }

@@ -24,17 +24,20 @@
 #include "edge/resolver.h"
 
 typedef struct tw_dial_opts {
-	uint64_t timeout_ms;		      /* overall; 0 means 5000 */
-	uint64_t stagger_ms;		      /* 0 means 250 */
-	const struct sockaddr_storage *source; /* bound before connect to addresses of its family; NULL/AF_UNSPEC: none */
-	const char *interface;		      /* SO_BINDTODEVICE, NULL: none */
+	uint64_t timeout_ms; /* overall; 0 means 5000 */
+	uint64_t stagger_ms; /* 0 means 250 */
+	const struct sockaddr_storage
+	        *source; /* bound before connect to addresses of its family; NULL/AF_UNSPEC: none */
+	const char *interface; /* SO_BINDTODEVICE, NULL: none */
 	bool keepalive;
 } tw_dial_opts_t;
 
 typedef struct tw_dial tw_dial_t;
 
-/* One attempt failed: err is a positive errno (ETIMEDOUT when cut by the overall timeout).
- * Attempts closed because another one won are not failures and not reported.
+/* One attempt failed: err is a positive errno (ETIMEDOUT when cut by the
+ * overall timeout). Attempts still pending when another one wins are
+ * reported with ECANCELED just before the success: a path that never
+ * answered (a silently dropping route) is what the operator must see.
  * `addr` is only valid during the call. May call tw_dial_cancel(). */
 typedef void (*tw_dial_fail_cb)(void *arg, const struct sockaddr *addr, int err);
 /* Done: status 0 and fd >= 0 connected to addr; or status -errno of the last
@@ -47,14 +50,13 @@ typedef void (*tw_dial_cb)(void *arg, int status, int fd, const struct sockaddr 
  * Starts dialing. Returns 0 (then exactly one cb call follows, never
  * synchronously, unless tw_dial_cancel) or TW_EINVAL (no address, more than
  * TW_RESOLVE_MAX, no cb, interface name too long) / TW_ENOMEM, with no
- * callback. addrs and opts are copied; opts NULL means all defaults. The first connect() happens on the
- * next loop iteration, so on_fail never runs inside this call either; an
- * entry of another family than AF_INET/AF_INET6 is a failed attempt
- * (EAFNOSUPPORT). A source with port 0 is bound with
- * IP_BIND_ADDRESS_NO_PORT, so it does not use up ephemeral ports.
+ * callback. addrs and opts are copied; opts NULL means all defaults. The first connect() happens on
+ * the next loop iteration, so on_fail never runs inside this call either; an entry of another
+ * family than AF_INET/AF_INET6 is a failed attempt (EAFNOSUPPORT). A source with port 0 is bound
+ * with IP_BIND_ADDRESS_NO_PORT, so it does not use up ephemeral ports.
  */
 int tw_dial_start(uv_loop_t *loop, const tw_addrlist_t *addrs, const tw_dial_opts_t *opts,
-		  tw_dial_fail_cb on_fail, tw_dial_cb cb, void *arg, tw_dial_t **out);
+                  tw_dial_fail_cb on_fail, tw_dial_cb cb, void *arg, tw_dial_t **out);
 /* Stops all attempts and closes their sockets; no callback is called after it.
  * NULL ok; a no-op when called from the final callback. */
 void tw_dial_cancel(tw_dial_t *d);

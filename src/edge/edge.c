@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <uv.h>
@@ -37,6 +38,25 @@ static int n_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : (n > TW_MAX_WORKERS ? TW_MAX_WORKERS : (int)n);
+}
+
+/* Connections cost two descriptors each: take the hard limit the
+ * administrator allows, and say when maxconn cannot be reached with it. */
+static void raise_nofile(const tw_config_t *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	uint64_t need = (uint64_t)cfg->maxconn * 2 + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+		tw_log(TW_LOG_WARN,
+		       "event=fd_limit nofile=%llu maxconn=%u needs=%" PRIu64
+		       " (beyond it accepting pauses; raise LimitNOFILE or lower maxconn)",
+		       (unsigned long long)rl.rlim_cur, cfg->maxconn, need);
 }
 
 static void log_diags(const char *event, const tw_diags_t *d)
@@ -243,6 +263,7 @@ int tw_edge_run(const tw_edge_opts_t *o)
 	}
 	tw_log_open("tailwart", cfg->log_syslog, (tw_log_level_t)cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(cfg);
 	c.n_workers = cfg->workers > 0 ? cfg->workers : n_cpus();
 	tw_lsocks_init(&c.lsocks, c.n_workers);
 	if (install(&c, cfg, "start_failed") < 0) {

@@ -131,6 +131,18 @@ _e2e_exit() {
 		trace "cleanup: ${_E2E_CLEANUP[i]}"
 		eval "${_E2E_CLEANUP[i]}" >/dev/null 2>&1 || true
 	done
+	# The edge under test may be a sanitizer build: a report written while
+	# it stopped (a leak, a use-after-free) fails the scenario.
+	if [ -n "$T_DIR" ] && [ -d "$T_DIR" ]; then
+		local rep
+		rep=$(grep -rlE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T_DIR" 2>/dev/null | head -3)
+		if [ -n "$rep" ]; then
+			echo "not ok - $T_NAME: sanitizer report in $rep"
+			grep -hE -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' $rep | head -30 | sed 's/^/#   /'
+			T_FAILS=$((T_FAILS + 1))
+			[ "$rc" = 0 ] && rc=1
+		fi
+	fi
 	if [ "$T_FINISHED" = 0 ]; then
 		echo "not ok - $T_NAME aborted (exit $rc)"
 		T_FAILS=$((T_FAILS + 1))
