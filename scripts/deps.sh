@@ -7,9 +7,9 @@
 set -euo pipefail
 what=${1:-build}
 
-build_pkgs="gcc make meson ninja-build pkg-config libuv1-dev libfyaml-dev libsystemd-dev libcap-dev"
+build_pkgs="gcc make meson ninja-build pkg-config libuv1-dev libfyaml-dev libsystemd-dev libcap-dev libsqlite3-dev libpq-dev"
 check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev postfix dovecot-imapd haproxy nginx-light
- openssl iproute2 procps swaks python3 python3-yaml curl systemd util-linux psmisc xxd strace"
+ openssl iproute2 procps swaks python3 python3-yaml curl systemd util-linux psmisc xxd strace postgresql"
 demo_pkgs="$build_pkgs postfix nginx-light openssl swaks curl procps iproute2"
 bench_pkgs="$check_pkgs libnginx-mod-stream"
 

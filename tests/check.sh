@@ -131,7 +131,7 @@ if [[ " $STAGES " == *" fuzz "* ]]; then
 		work="$log/corpus-$n"
 		mkdir -p "$work" "$log/crash-$n"
 		cp -r "$c"/. "$work"/ 2>/dev/null
-		if timeout $((FUZZ_SECONDS + 120)) "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
+		if timeout $((FUZZ_SECONDS + 120)) "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=1 \
 			-artifact_prefix="$log/crash-$n/" "$work" >"$log/fuzz-$n.log" 2>&1; then
 			pass
 			echo "fuzz $n: ok, $(grep -o 'stat::number_of_executed_units: [0-9]*' "$log/fuzz-$n.log" | awk '{print $2}') runs in ${FUZZ_SECONDS}s"

@@ -182,19 +182,80 @@ static void parse_server(struct tw__cfg_ctx *x, tw_cfg_backend_t *b, const struc
 			            s->name, b->servers[i].line);
 }
 
+static void parse_cidrs(struct tw__cfg_ctx *x, const struct tw__ynode *n, const char *path,
+                        tw_cidr_t **out, size_t *nout);
+
+static const char *const health_names[] = {"tcp", "smtp", "imap", "pop3", "sieve", "tls"};
+
+/* `health: smtp` or `health: {type: smtp, interval: 5s, timeout: 2s, rise: 2, fall: 3}` */
+static void parse_health(struct tw__cfg_ctx *x, tw_cfg_health_t *h, const struct tw__ynode *n,
+                         const char *path)
+{
+	static const char *const keys[] = {"type", "interval", "timeout", "rise", "fall"};
+	const struct tw__ynode *v[5];
+	char p[192];
+	int e;
+	uint64_t u;
+	h->line = n->line;
+	h->interval_ms = 5000;
+	h->timeout_ms = 2000;
+	h->rise = 2;
+	h->fall = 3;
+	if (n->type == TW__Y_SCALAR) {
+		if (tw__cfg_enum(x, n, path, health_names, 6, &e)) {
+			h->enabled = true;
+			h->type = e;
+		}
+		return;
+	}
+	if (!tw__cfg_map_keys(x, n, path,
+	                      "a check type (tcp, smtp, imap, pop3, sieve, tls) or a mapping "
+	                      "(type:, interval:, timeout:, rise:, fall:)",
+	                      keys, 5, v))
+		return;
+	if (!v[0])
+		tw__cfg_err(x, n->line, path, "missing key \"type\": one of tcp, smtp, imap, pop3, "
+		                              "sieve, tls");
+	else if (tw__cfg_enum(x, v[0], (tw__cfg_path_key(p, sizeof(p), path, "type"), p),
+	                      health_names, 6, &e)) {
+		h->enabled = true;
+		h->type = e;
+	}
+	if (v[1])
+		tw__cfg_duration(x, v[1], (tw__cfg_path_key(p, sizeof(p), path, "interval"), p),
+		                 false, &h->interval_ms);
+	if (v[2])
+		tw__cfg_duration(x, v[2], (tw__cfg_path_key(p, sizeof(p), path, "timeout"), p),
+		                 false, &h->timeout_ms);
+	if (v[3] && tw__cfg_uint(x, v[3], (tw__cfg_path_key(p, sizeof(p), path, "rise"), p), 1,
+	                         100, &u))
+		h->rise = (uint32_t)u;
+	if (v[4] && tw__cfg_uint(x, v[4], (tw__cfg_path_key(p, sizeof(p), path, "fall"), p), 1,
+	                         100, &u))
+		h->fall = (uint32_t)u;
+	if (h->interval_ms && h->timeout_ms > h->interval_ms)
+		tw__cfg_err(x, (v[2] ? v[2] : n)->line, path,
+		            "timeout longer than interval: checks would overlap");
+}
+
 static void parse_backend(struct tw__cfg_ctx *x, tw_cfg_backend_t *b, const struct tw__ynode *n,
                           const char *path)
 {
 	static const char *const keys[] = {"servers",  "proxy_protocol",  "proxy_tlvs",
 	                                   "balance",  "connect_timeout", "source",
-	                                   "interface"};
-	const struct tw__ynode *v[7];
+	                                   "interface", "health", "required"};
+	const struct tw__ynode *v[9];
 	char p[160], ip[INET6_ADDRSTRLEN + 1], q[96];
 	int e;
 	b->line = n->line;
 	b->tlv_authority = b->tlv_alpn = true;
-	if (!tw__cfg_map_keys(x, n, path, "the backend's settings (servers: ...)", keys, 7, v))
+	if (!tw__cfg_map_keys(x, n, path, "the backend's settings (servers: ...)", keys, 9, v))
 		return;
+	if (v[7])
+		parse_health(x, &b->health, v[7], (tw__cfg_path_key(p, sizeof(p), path, "health"), p));
+	if (v[8])
+		tw__cfg_bool(x, v[8], (tw__cfg_path_key(p, sizeof(p), path, "required"), p),
+		             &b->required);
 	if (!v[0]) {
 		tw__cfg_err(x, n->line, path,
 		            "missing key \"servers\": list at least one HOST:PORT");
@@ -440,17 +501,37 @@ static void parse_listener_timeouts(struct tw__cfg_ctx *x, tw_cfg_listener_t *l,
 static void parse_listener(struct tw__cfg_ctx *x, tw_cfg_listener_t *l, const struct tw__ynode *n,
                            const char *path)
 {
-	static const char *const keys[] = {"name", "bind",    "protocol", "backend",
-	                                   "sni",  "default", "maxconn",  "timeouts"};
-	const struct tw__ynode *v[8];
+	static const char *const keys[] = {"name",    "bind",     "protocol", "backend",
+	                                   "sni",     "default",  "maxconn",  "timeouts",
+	                                   "sources", "messages"};
+	const struct tw__ynode *v[10];
 	char p[160], p2[192];
 	tw_config_t *c = x->c;
 	l->line = n->line;
 	l->hello_timeout_ms = 5000;
 	l->proxy_timeout_ms = 3000;
-	if (!tw__cfg_map_keys(x, n, path, "a listener (name:, bind:, protocol:, backend:)", keys, 8,
+	if (!tw__cfg_map_keys(x, n, path, "a listener (name:, bind:, protocol:, backend:)", keys, 10,
 	                      v))
 		return;
+	if (v[8])
+		parse_cidrs(x, v[8], (tw__cfg_path_key(p, sizeof(p), path, "sources"), p), &l->sources,
+		            &l->n_sources);
+	if (v[9]) {
+		static const char *const mkeys[] = {"tempfail", "banned"};
+		const struct tw__ynode *m[2];
+		char **dst[] = {&l->msg_tempfail, &l->msg_banned};
+		tw__cfg_path_key(p, sizeof(p), path, "messages");
+		if (tw__cfg_map_keys(x, v[9], p, "a mapping (tempfail:, banned:)", mkeys, 2, m))
+			for (size_t i = 0; i < 2; i++) {
+				char p3[192];
+				tw__cfg_path_key(p3, sizeof(p3), p, mkeys[i]);
+				if (m[i] && tw__cfg_str(x, m[i], p3, dst[i]) &&
+				    (strpbrk(*dst[i], "\r\n") || strlen(*dst[i]) > 200))
+					tw__cfg_err(x, m[i]->line, p3,
+					            "expected one line of at most 200 characters "
+					            "(the edge adds the line ending)");
+			}
+	}
 	if (!v[0])
 		tw__cfg_err(x, n->line, path, "missing key \"name\"");
 	else if (tw__cfg_name(x, v[0], (tw__cfg_path_key(p, sizeof(p), path, "name"), p), &l->name))
@@ -562,7 +643,7 @@ static void parse_listeners(struct tw__cfg_ctx *x, const struct tw__ynode *n)
 static void parse_cidrs(struct tw__cfg_ctx *x, const struct tw__ynode *n, const char *path,
                         tw_cidr_t **out, size_t *nout)
 {
-	char p[64], e[256];
+	char p[224], e[256];
 	if (!tw__cfg_want(x, n, TW__Y_SEQ, path,
 	                  "a list of addresses or networks like [\"10.0.0.0/8\"]"))
 		return;
@@ -639,12 +720,96 @@ static void parse_log(struct tw__cfg_ctx *x, const struct tw__ynode *n)
 		x->c->log_level = lv[e];
 }
 
+/* `count` events within `window` trigger a ban: {count: 30, window: 1m} */
+static void parse_ban_rule(struct tw__cfg_ctx *x, const struct tw__ynode *n, const char *path,
+                           tw_cfg_ban_rule_t *r)
+{
+	static const char *const keys[] = {"count", "window"};
+	const struct tw__ynode *v[2];
+	char p[96];
+	uint64_t u;
+	if (!tw__cfg_map_keys(x, n, path, "a mapping (count:, window:)", keys, 2, v))
+		return;
+	if (!v[0] || !v[1]) {
+		tw__cfg_err(x, n->line, path, "needs both count: and window: (e.g. {count: 30, "
+		                              "window: 1m})");
+		return;
+	}
+	if (tw__cfg_uint(x, v[0], (tw__cfg_path_key(p, sizeof(p), path, "count"), p), 1, 1000000,
+	                 &u) &&
+	    tw__cfg_duration(x, v[1], (tw__cfg_path_key(p, sizeof(p), path, "window"), p), false,
+	                     &r->window_ms)) {
+		r->count = (uint32_t)u;
+		r->enabled = true;
+	}
+}
+
+static void parse_bans(struct tw__cfg_ctx *x, const struct tw__ynode *n)
+{
+	static const char *const keys[] = {"time",        "max_time",    "ipv4_prefix",
+	                                   "ipv6_prefix", "rate",        "early_close",
+	                                   "tls_garbage", "reports",     "log_ban"};
+	const struct tw__ynode *v[9];
+	tw_cfg_bans_t *b = &x->c->bans;
+	char p[96];
+	uint64_t u;
+	if (!tw__cfg_map_keys(x, n, "bans", "a mapping of ban settings", keys, 9, v))
+		return;
+	if (v[0])
+		tw__cfg_duration(x, v[0], "bans.time", false, &b->ban_ms);
+	if (v[1])
+		tw__cfg_duration(x, v[1], "bans.max_time", false, &b->max_ban_ms);
+	if (v[2] && tw__cfg_uint(x, v[2], "bans.ipv4_prefix", 8, 32, &u))
+		b->v4_prefix = (uint32_t)u;
+	if (v[3] && tw__cfg_uint(x, v[3], "bans.ipv6_prefix", 16, 128, &u))
+		b->v6_prefix = (uint32_t)u;
+	tw_cfg_ban_rule_t *rules[] = {&b->rate, &b->early_close, &b->tls_garbage, &b->reports};
+	for (size_t i = 0; i < 4; i++)
+		if (v[4 + i])
+			parse_ban_rule(x, v[4 + i],
+			               (tw__cfg_path_key(p, sizeof(p), "bans", keys[4 + i]), p),
+			               rules[i]);
+	if (b->ban_ms > b->max_ban_ms)
+		tw__cfg_err(x, (v[0] ? v[0] : n)->line, "bans.time", "longer than bans.max_time");
+	if (v[8] && tw__cfg_want(x, v[8], TW__Y_SEQ, "bans.log_ban",
+	                         "a list of {file: PATH, pattern: REGEX with <ADDR>}")) {
+		b->log_ban = tw__cfg_calloc(x, v[8]->n, sizeof(*b->log_ban));
+		for (size_t i = 0; b->log_ban && i < v[8]->n; i++) {
+			static const char *const lkeys[] = {"file", "pattern"};
+			const struct tw__ynode *lv[2];
+			char ip[96], ip2[128];
+			tw__cfg_path_index(ip, sizeof(ip), "bans.log_ban", i, NULL);
+			if (!tw__cfg_map_keys(x, v[8]->kid[i], ip, "a mapping (file:, pattern:)", lkeys,
+			                      2, lv))
+				continue;
+			tw_cfg_log_ban_t *lb = &b->log_ban[b->n_log_ban++];
+			lb->line = v[8]->kid[i]->line;
+			if (!lv[0] || !lv[1]) {
+				tw__cfg_err(x, lb->line, ip, "needs file: and pattern:");
+				continue;
+			}
+			tw__cfg_str(x, lv[0], (tw__cfg_path_key(ip2, sizeof(ip2), ip, "file"), ip2),
+			            &lb->file);
+			if (tw__cfg_str(x, lv[1],
+			                (tw__cfg_path_key(ip2, sizeof(ip2), ip, "pattern"), ip2),
+			                &lb->pattern)) {
+				const char *a = strstr(lb->pattern, "<ADDR>");
+				if (!a || strstr(a + 1, "<ADDR>"))
+					tw__cfg_err(x, lv[1]->line, ip2,
+					            "the pattern needs exactly one <ADDR> where the "
+					            "client's address stands");
+			}
+		}
+	}
+}
+
 static void parse_top(struct tw__cfg_ctx *x, const struct tw__ynode *root)
 {
 	static const char *const keys[] = {
 	        "listeners", "backends", "allow",    "trusted_proxies", "admin",   "state",
-	        "workers",   "user",     "timeouts", "resolve_cache",   "maxconn", "log"};
-	const struct tw__ynode *v[12];
+	        "workers",   "user",     "timeouts", "resolve_cache",   "maxconn", "log",
+	        "bans"};
+	const struct tw__ynode *v[13];
 	tw_config_t *c = x->c;
 	uint64_t u;
 	if (!root) {
@@ -652,8 +817,10 @@ static void parse_top(struct tw__cfg_ctx *x, const struct tw__ynode *root)
 		return;
 	}
 	if (!tw__cfg_map_keys(x, root, "", "a mapping of settings (listeners:, backends:, ...)",
-	                      keys, 12, v))
+	                      keys, 13, v))
 		return;
+	if (v[12])
+		parse_bans(x, v[12]);
 	/* Backends first so that listeners can check the names they refer to. */
 	if (v[1])
 		parse_backends(x, v[1]);
@@ -710,6 +877,32 @@ static void sort_diags(tw_diags_t *d, size_t from)
 	}
 }
 
+/* A backend no listener routes to is a dependency (the database the mail
+ * server needs, say): checked, never carrying traffic; tcp by default. */
+void tw__cfg_mark_dependencies(tw_config_t *c)
+{
+	for (size_t i = 0; i < c->n_backends; i++) {
+		tw_cfg_backend_t *b = &c->backends[i];
+		bool used = false;
+		for (size_t j = 0; j < c->n_listeners && !used; j++) {
+			const tw_cfg_listener_t *l = &c->listeners[j];
+			used = l->backend && b->name && strcmp(l->backend, b->name) == 0;
+			for (size_t k = 0; k < l->n_sni && !used; k++)
+				used = l->sni[k].backend && b->name &&
+				       strcmp(l->sni[k].backend, b->name) == 0;
+		}
+		b->dependency = !used;
+		if (b->dependency && !b->health.enabled) {
+			b->health.enabled = true;
+			b->health.type = 0;
+			b->health.interval_ms = 5000;
+			b->health.timeout_ms = 2000;
+			b->health.rise = 2;
+			b->health.fall = 3;
+		}
+	}
+}
+
 tw_config_t *tw_config_load_string(const char *name, const char *text, size_t len,
                                    tw_diags_t *diags)
 {
@@ -730,6 +923,7 @@ tw_config_t *tw_config_load_string(const char *name, const char *text, size_t le
 		if (ok)
 			parse_top(&x, root);
 		tw__ynode_free(root);
+		tw__cfg_mark_dependencies(x.c);
 	}
 	sort_diags(x.d, start);
 	if (x.capped)
@@ -799,6 +993,10 @@ tw_config_t *tw_config_new_default(void)
 	c->resolve_cache_ms = 5000;
 	c->maxconn = 20000;
 	c->log_level = TW_LOG_INFO;
+	c->bans.ban_ms = 10 * 60000;
+	c->bans.max_ban_ms = 7 * 24 * 3600000ull;
+	c->bans.v4_prefix = 32;
+	c->bans.v6_prefix = 64;
 	return c;
 }
 
@@ -819,6 +1017,9 @@ void tw__cfg_listener_release(tw_cfg_listener_t *l)
 		free(l->sni[i].alpn);
 	}
 	free(l->sni);
+	free(l->sources);
+	free(l->msg_tempfail);
+	free(l->msg_banned);
 }
 
 void tw__cfg_backend_release(tw_cfg_backend_t *b)
@@ -852,6 +1053,11 @@ void tw_config_free(tw_config_t *c)
 	free(c->state);
 	free(c->user);
 	free(c->path);
+	for (size_t i = 0; i < c->bans.n_log_ban; i++) {
+		free(c->bans.log_ban[i].file);
+		free(c->bans.log_ban[i].pattern);
+	}
+	free(c->bans.log_ban);
 	free(c);
 }
 

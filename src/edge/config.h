@@ -60,6 +60,16 @@ typedef struct tw_cfg_server {
  * fixed-size array. */
 #define TW_CFG_MAX_SERVERS 64
 
+/* Active health checks of a backend's servers (edge/health.h). */
+typedef struct tw_cfg_health {
+	bool enabled;	      /* `health:` given */
+	int type;	      /* tw_hc_type_t: 0 tcp, 1 smtp, 2 imap, 3 pop3, 4 sieve, 5 tls */
+	uint64_t interval_ms; /* default 5s */
+	uint64_t timeout_ms;  /* default 2s */
+	uint32_t rise, fall;  /* default 2, 3 */
+	int line;
+} tw_cfg_health_t;
+
 typedef struct tw_cfg_backend {
 	char *name;
 	tw_cfg_server_t *servers;
@@ -70,6 +80,9 @@ typedef struct tw_cfg_backend {
 	uint64_t connect_timeout_ms;	   /* 0: global timeouts.connect */
 	struct sockaddr_storage source;	   /* family AF_UNSPEC when unset */
 	char *interface;		   /* SO_BINDTODEVICE, NULL when unset */
+	tw_cfg_health_t health;
+	bool required;			   /* readiness waits for it */
+	bool dependency;		   /* no listener routes to it: checked, never dialed */
 	int line;
 } tw_cfg_backend_t;
 
@@ -95,8 +108,35 @@ typedef struct tw_cfg_listener {
 	uint64_t total_timeout_ms;   /* 0: no limit */
 	uint64_t hello_timeout_ms;   /* tls: wait for the ClientHello; default 5s */
 	uint64_t proxy_timeout_ms;   /* from trusted_proxies: wait for their header; default 3s */
+	tw_cidr_t *sources;	     /* who may connect at all; NULL: anyone */
+	size_t n_sources;
+	char *msg_tempfail;	     /* messages.tempfail: replaces the protocol's text, or NULL */
+	char *msg_banned;	     /* messages.banned, or NULL */
 	int line;
 } tw_cfg_listener_t;
+
+/* `bans:` - the automatic triggers (all off by default) and ban lengths. */
+typedef struct tw_cfg_ban_rule {
+	bool enabled;
+	uint32_t count;
+	uint64_t window_ms;
+} tw_cfg_ban_rule_t;
+
+typedef struct tw_cfg_log_ban {
+	char *file;
+	char *pattern; /* POSIX ERE with one <ADDR> */
+	int line;
+} tw_cfg_log_ban_t;
+
+typedef struct tw_cfg_bans {
+	uint64_t ban_ms;     /* bans.time, default 10m */
+	uint64_t max_ban_ms; /* bans.max_time, default 7d */
+	uint32_t v4_prefix;  /* default 32 */
+	uint32_t v6_prefix;  /* default 64 */
+	tw_cfg_ban_rule_t rate, early_close, tls_garbage, reports;
+	tw_cfg_log_ban_t *log_ban;
+	size_t n_log_ban;
+} tw_cfg_bans_t;
 
 typedef struct tw_config {
 	char *path; /* NULL in quick mode */
@@ -123,6 +163,7 @@ typedef struct tw_config {
 	uint64_t drain_ms;	       /* timeouts.drain on SIGTERM, default 30s */
 	uint64_t resolve_cache_ms;     /* default 5s */
 	uint32_t maxconn;	       /* global; default 20000 */
+	tw_cfg_bans_t bans;
 	bool log_syslog;	       /* log.syslog, default false (stderr) */
 	int log_level;		       /* log.level: error|warn|info|debug, as tw_log_level_t; default info */
 } tw_config_t;

@@ -105,4 +105,7 @@ bool tw__cfg_sni_pattern_ok(char *s);
 void tw__cfg_listener_release(tw_cfg_listener_t *l);
 void tw__cfg_backend_release(tw_cfg_backend_t *b);
 
+/* Sets backends' `dependency` flag (and a tcp check for those without one). */
+void tw__cfg_mark_dependencies(tw_config_t *c);
+
 #endif

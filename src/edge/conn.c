@@ -40,9 +40,26 @@ static const char *end_name(tw_end_t e)
 	}
 }
 
-void tw__tempfail(int fd, tw_proto_t p)
+/* Sends one line, best effort, on a socket about to be closed. */
+static void send_line(int fd, const char *text)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "%s\r\n", text);
+	if (n > 0 && (size_t)n < sizeof(buf)) {
+		ssize_t w = send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		TW_UNUSED(w);
+	}
+}
+
+void tw__tempfail(int fd, const tw_cfg_listener_t *l)
 {
 	const char *msg = NULL;
+	tw_proto_t p = l->proto;
+	if (l->msg_tempfail && p != TW_PROTO_TLS && p != TW_PROTO_TCP && p != TW_PROTO_SUBMISSIONS &&
+	    p != TW_PROTO_IMAPS && p != TW_PROTO_POP3S) {
+		send_line(fd, l->msg_tempfail);
+		return;
+	}
 	switch (p) {
 	case TW_PROTO_SMTP:
 	case TW_PROTO_SUBMISSION:
@@ -459,7 +476,7 @@ static void try_next_server(tw_conn_t *c)
 	int s = server_order(c, c->servers_tried++);
 	if (s < 0) {
 		atomic_fetch_add(&c->w->stats.tempfail, 1);
-		tw__tempfail(c->cfd, c->l->cfg->proto);
+		tw__tempfail(c->cfd, c->l->cfg);
 		tw__conn_end(c, TW_END_DIAL_FAILED, 0);
 		return;
 	}
@@ -492,8 +509,18 @@ static void route_and_connect(tw_conn_t *c)
 
 static void on_initial_poll(uv_poll_t *h, int status, int events);
 
+static bool in_sources(const tw_cfg_listener_t *l, const struct sockaddr *sa);
+
+/* The identity is fixed from here on: admission, then classify. */
 static void after_proxy_header(tw_conn_t *c)
 {
+	if (c->l->cfg->n_sources && !in_sources(c->l->cfg, (const struct sockaddr *)&c->client)) {
+		/* Who may connect at all to this listener (4190 from the tailnet
+		 * only, say), judged by the one identity like everything else. */
+		tw_log(TW_LOG_INFO, "conn=%" PRIu64 " event=refused why=sources", c->id);
+		tw__conn_end(c, TW_END_BANNED, 0);
+		return;
+	}
 	if (c->l->cfg->proto == TW_PROTO_TLS) {
 		c->state = TW_C_HELLO;
 		uint64_t t = c->l->cfg->hello_timeout_ms ? c->l->cfg->hello_timeout_ms
@@ -637,6 +664,14 @@ static bool is_trusted(const tw_routes_t *r, const struct sockaddr *sa)
 	return false;
 }
 
+static bool in_sources(const tw_cfg_listener_t *l, const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < l->n_sources; i++)
+		if (tw_cidr_match(&l->sources[i], sa))
+			return true;
+	return false;
+}
+
 void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
                      const struct sockaddr_storage *peer)
 {
@@ -648,7 +683,7 @@ void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
 		atomic_fetch_sub(&tw_edge_active_conns, 1);
 		atomic_fetch_sub(&l->stats->active, 1);
 		atomic_fetch_add(&w->stats.over_maxconn, 1);
-		tw__tempfail(fd, l->cfg->proto);
+		tw__tempfail(fd, l->cfg);
 		close(fd);
 		return;
 	}
@@ -656,7 +691,7 @@ void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
 	if (!c) {
 		atomic_fetch_sub(&tw_edge_active_conns, 1);
 		atomic_fetch_sub(&l->stats->active, 1);
-		tw__tempfail(fd, l->cfg->proto);
+		tw__tempfail(fd, l->cfg);
 		close(fd);
 		return;
 	}

@@ -113,6 +113,6 @@ void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
 /* Ends a connection (idempotent): logs the close line once all handles closed. */
 void tw__conn_end(tw_conn_t *c, tw_end_t why, int err);
 /* The protocol's temporary failure, sent best-effort on a fresh socket. */
-void tw__tempfail(int fd, tw_proto_t p);
+void tw__tempfail(int fd, const tw_cfg_listener_t *l);
 
 #endif

@@ -9,7 +9,7 @@ e2e_init daemon
 need_edge
 is_tailwart || { skip "daemon contracts" "tailwart only"; finish; }
 
-read -r EP BP AP SP < <(freeport 4)
+read -r EP BP AP SP RP DP < <(freeport 6)
 # Backend: greets like SMTP, then reports the first 200 bytes it got (hex).
 cat >"$T_DIR/backend.py" <<'PY'
 import socket, sys, threading, binascii
@@ -77,8 +77,19 @@ listeners:
     bind: ["[::]:$AP"]
     protocol: smtp
     backend: mail
+  - name: restricted
+    bind: ["127.0.0.1:$RP"]
+    protocol: smtp
+    backend: mail
+    sources: ["127.0.0.4/32"]
+  - name: dead
+    bind: ["127.0.0.1:$DP"]
+    protocol: smtp
+    backend: nowhere
+    messages: { tempfail: "421 4.3.2 mail.example.test is restarting, try again later" }
 backends:
   mail: { servers: ["127.0.0.1:$BP"], proxy_protocol: v1 }
+  nowhere: { servers: ["127.0.0.1:1"], connect_timeout: 1s }
 EOF
 start_edge "$T_DIR/edge.yaml" || bail "edge did not start"
 
@@ -147,6 +158,25 @@ if grep -q 'GOT' <<<"$out4" && grep -q 'GOT' <<<"$out6" &&
 else
 	not_ok "[::]:P alone is dual-stack" "v4='$out4' v6='$out6'"
 	diag_file "$EDGE_LOG" 5 'listener=v6'
+fi
+
+# 5b. sources: only 127.0.0.4 may connect to the restricted listener.
+outok=$(client 127.0.0.1 "$RP" 127.0.0.4 "")
+outno=$(client 127.0.0.1 "$RP" 127.0.0.2 "")
+sleep 0.3
+if grep -q GOT <<<"$outok" && ! grep -q '220' <<<"$outno" &&
+	grep -q 'event=close listener=restricted client=127.0.0.2:.* end=banned' "$EDGE_LOG"; then
+	ok "listener sources: an address outside them is closed before any backend byte"
+else
+	not_ok "listener sources" "ok='$outok' no='$outno'"
+fi
+
+# 5c. No server reachable: the configured temporary failure, then close.
+out=$(client 127.0.0.1 "$DP" 127.0.0.2 "")
+if grep -q '^421 4.3.2 mail.example.test is restarting' <<<"$out"; then
+	ok "messages.tempfail replaces the 421 text when no server can be reached"
+else
+	not_ok "messages.tempfail" "$out"
 fi
 
 # 6. A key that needs a restart is refused on reload; routes stay.

@@ -242,12 +242,33 @@ static const struct {
          "unknown key \"lisener\" (did you mean \"listeners\"?)"},
         {"unknown key, list", L1 BK "frobnicate: 1\n", 9, "",
          "unknown key \"frobnicate\": expected one of listeners, backends, allow, trusted_proxies, "
-         "admin, state, workers, user, timeouts, resolve_cache, maxconn, log"},
+         "admin, state, workers, user, timeouts, resolve_cache, maxconn, log, bans"},
         {"unknown nested key", L1 "    protocl: smtp\n" BK, 6, "listeners[0]",
          "unknown key \"protocl\" (did you mean \"protocol\"?)"},
-        {"unknown backend key", L1 BK "    health: smtp\n", 9, "backends.mail",
-         "unknown key \"health\": expected one of servers, proxy_protocol, proxy_tlvs, balance, "
-         "connect_timeout, source, interface"},
+        {"unknown backend key", L1 BK "    helth: smtp\n", 9, "backends.mail",
+         "unknown key \"helth\" (did you mean \"health\"?)"},
+        {"health type", L1 BK "    health: smpt\n", 9, "backends.mail.health",
+         "expected one of tcp, smtp, imap, pop3, sieve, tls, got \"smpt\""},
+        {"health mapping without type", L1 BK "    health: {interval: 5s}\n", 9,
+         "backends.mail.health", "missing key \"type\": one of tcp, smtp, imap, pop3, sieve, tls"},
+        {"health timeout over interval", L1 BK "    health: {type: smtp, interval: 1s, timeout: 2s}\n",
+         9, "backends.mail.health", "timeout longer than interval: checks would overlap"},
+        {"health rise", L1 BK "    health: {type: tcp, rise: 0}\n", 9, "backends.mail.health.rise",
+         "0 is out of range: expected 1 to 100"},
+        {"required not a bool", L1 BK "    required: yes\n", 9, "backends.mail.required",
+         "expected true or false, got \"yes\""},
+        {"sources", L1 "    sources: [\"10.0.0.1/8\"]\n" BK, 6, "listeners[0].sources[0]",
+         "10.0.0.1/8 has host bits set: did you mean 10.0.0.0/8?"},
+        {"message with a newline", L1 "    messages: {tempfail: \"a\\r\\nb\"}\n" BK, 6,
+         "listeners[0].messages.tempfail",
+         "expected one line of at most 200 characters (the edge adds the line ending)"},
+        {"ban rule incomplete", L1 BK "bans: {rate: {count: 5}}\n", 9, "bans.rate",
+         "needs both count: and window: (e.g. {count: 30, window: 1m})"},
+        {"ban window unit", L1 BK "bans: {rate: {count: 5, window: 60}}\n", 9, "bans.rate.window",
+         "missing unit in \"60\": write 60s or 60ms"},
+        {"log_ban without <ADDR>", L1 BK "bans: {log_ban: [{file: /var/log/mail.log, pattern: \"auth failed\"}]}\n",
+         9, "bans.log_ban[0].pattern",
+         "the pattern needs exactly one <ADDR> where the client's address stands"},
         {"duplicate key", L1 BK "state: a\nstate: b\n", 10, "",
          "duplicate key \"state\" (first at line 9)"},
         {"non-string key", L1 BK "[a]: b\n", 9, "", "expected a key name, got a list"},
@@ -487,6 +508,61 @@ static void test_errors(void **state)
 		}
 		tw_diags_release(&d);
 	}
+}
+
+/* The keys the health checks, bans and admission read. */
+static void test_health_bans_keys(void **state)
+{
+	const char *y = L1 "    sources: [\"100.64.0.0/10\"]\n"
+	                   "    messages: {tempfail: \"421 4.3.2 later\", banned: \"554 5.7.1 no\"}\n"
+	                   "backends:\n"
+	                   "  mail:\n"
+	                   "    servers: [\"mail.example:25\"]\n"
+	                   "    health: {type: smtp, interval: 3s, timeout: 1s, rise: 1, fall: 2}\n"
+	                   "    required: true\n"
+	                   "  db:\n"
+	                   "    servers: [\"db.example:5432\"]\n"
+	                   "    required: true\n"
+	                   "bans:\n"
+	                   "  time: 5m\n"
+	                   "  max_time: 1d\n"
+	                   "  ipv6_prefix: 56\n"
+	                   "  rate: {count: 30, window: 1m}\n"
+	                   "  log_ban:\n"
+	                   "    - {file: /var/log/mail.log, pattern: \"authentication failed.*\\\\[<ADDR>\\\\]\"}\n";
+	tw_diags_t d = {0};
+	tw_config_t *c = load(y, &d);
+	print_diags(&d);
+	assert_non_null(c);
+	const tw_cfg_listener_t *l = &c->listeners[0];
+	assert_int_equal(l->n_sources, 1);
+	assert_string_equal(l->msg_tempfail, "421 4.3.2 later");
+	assert_string_equal(l->msg_banned, "554 5.7.1 no");
+	const tw_cfg_backend_t *m = tw_config_backend(c, "mail"), *db = tw_config_backend(c, "db");
+	assert_true(m->health.enabled);
+	assert_int_equal(m->health.type, 1);
+	assert_int_equal(m->health.interval_ms, 3000);
+	assert_int_equal(m->health.timeout_ms, 1000);
+	assert_int_equal(m->health.rise, 1);
+	assert_int_equal(m->health.fall, 2);
+	assert_true(m->required);
+	assert_false(m->dependency);
+	/* No listener routes to db: a dependency, checked with tcp by default. */
+	assert_true(db->dependency);
+	assert_true(db->required);
+	assert_true(db->health.enabled);
+	assert_int_equal(db->health.type, 0);
+	assert_int_equal(c->bans.ban_ms, 300000);
+	assert_int_equal(c->bans.max_ban_ms, 86400000);
+	assert_int_equal(c->bans.v6_prefix, 56);
+	assert_int_equal(c->bans.v4_prefix, 32);
+	assert_true(c->bans.rate.enabled);
+	assert_int_equal(c->bans.rate.count, 30);
+	assert_false(c->bans.early_close.enabled);
+	assert_int_equal(c->bans.n_log_ban, 1);
+	assert_string_equal(c->bans.log_ban[0].file, "/var/log/mail.log");
+	tw_config_free(c);
+	tw_diags_release(&d);
 }
 
 static void test_syntax_error(void **state)
@@ -945,6 +1021,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_full),
 	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_health_bans_keys),
 	        cmocka_unit_test(test_errors),
 	        cmocka_unit_test(test_syntax_error),
 	        cmocka_unit_test(test_many_errors),
