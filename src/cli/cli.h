@@ -3,5 +3,8 @@
 #define TW_CLI_CLI_H
 
 int tw_cmd_edge(int argc, char **argv);
+int tw_cmd_health(int argc, char **argv);
+int tw_cmd_server(int argc, char **argv);
+int tw_cmd_ban(int argc, char **argv);
 
 #endif

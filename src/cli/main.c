@@ -24,6 +24,12 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "edge") == 0)
 		return tw_cmd_edge(argc - 1, argv + 1);
+	if (strcmp(cmd, "health") == 0)
+		return tw_cmd_health(argc - 1, argv + 1);
+	if (strcmp(cmd, "server") == 0)
+		return tw_cmd_server(argc - 1, argv + 1);
+	if (strcmp(cmd, "ban") == 0)
+		return tw_cmd_ban(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("tailwart %s\n", TW_VERSION);
 		return 0;

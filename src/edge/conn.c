@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "edge/proxy_proto.h"
@@ -24,20 +25,17 @@ static atomic_uint_fast64_t next_conn_id = 1;
 #define HELLO_DEFAULT_MS 5000
 #define PROXY_DEFAULT_MS 3000
 
+const char *const tw_end_names[TW_END_REASONS] = {
+        "unknown",     "client_close", "backend_close", "idle_timeout", "total_timeout",
+        "dial_failed", "no_backend",   "banned",        "proto_error",  "shutdown",
+};
+
+const uint64_t tw_dial_buckets_ms[TW_DIAL_BUCKETS - 1] = {1,   5,   10,   25,   50,  100,
+                                                          250, 500, 1000, 2500, 5000};
+
 static const char *end_name(tw_end_t e)
 {
-	switch (e) {
-	case TW_END_CLIENT_CLOSE: return "client_close";
-	case TW_END_BACKEND_CLOSE: return "backend_close";
-	case TW_END_IDLE_TIMEOUT: return "idle_timeout";
-	case TW_END_TOTAL_TIMEOUT: return "total_timeout";
-	case TW_END_DIAL_FAILED: return "dial_failed";
-	case TW_END_NO_BACKEND: return "no_backend";
-	case TW_END_BANNED: return "banned";
-	case TW_END_PROTO_ERROR: return "proto_error";
-	case TW_END_SHUTDOWN: return "shutdown";
-	default: return "unknown";
-	}
+	return (unsigned)e < TW_END_REASONS ? tw_end_names[e] : "unknown";
 }
 
 /* Sends one line, best effort, on a socket about to be closed. */
@@ -55,8 +53,8 @@ void tw__tempfail(int fd, const tw_cfg_listener_t *l)
 {
 	const char *msg = NULL;
 	tw_proto_t p = l->proto;
-	if (l->msg_tempfail && p != TW_PROTO_TLS && p != TW_PROTO_TCP && p != TW_PROTO_SUBMISSIONS &&
-	    p != TW_PROTO_IMAPS && p != TW_PROTO_POP3S) {
+	if (l->msg_tempfail && p != TW_PROTO_TLS && p != TW_PROTO_TCP &&
+	    p != TW_PROTO_SUBMISSIONS && p != TW_PROTO_IMAPS && p != TW_PROTO_POP3S) {
 		send_line(fd, l->msg_tempfail);
 		return;
 	}
@@ -111,6 +109,15 @@ static void conn_free(tw_conn_t *c)
 {
 	tw_worker_t *w = c->w;
 	log_close(c);
+	/* Gone before the server said a word: a scanner or a pregreeting bot
+	 * (mail protocols only: the server speaks first there). */
+	if ((c->client_left_early || (c->end == TW_END_CLIENT_CLOSE && !c->backend_spoke)) &&
+	    tw_proto_is_mail(c->l->cfg->proto) && c->routes->cfg->bans.early_close.enabled)
+		tw__ban_event(w, TW_BAN_EV_EARLY_CLOSE, &c->client);
+	if ((unsigned)c->end < TW_END_REASONS)
+		atomic_fetch_add_explicit(&w->stats.ends[c->end], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->stats.bytes_in, c->c2b.bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->stats.bytes_out, c->b2c.bytes, memory_order_relaxed);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->bfd >= 0)
@@ -184,14 +191,19 @@ static bool pump(tw_conn_t *c, bool c2b)
 	bool moved = false, src_err = false;
 	int rc = c2b ? tw_relay_pump(d, &c->w->pool, c->cfd, c->bfd, &moved, &src_err)
 	             : tw_relay_pump(d, &c->w->pool, c->bfd, c->cfd, &moved, &src_err);
-	if (moved)
+	if (moved) {
 		c->last_ms = loop_now(c);
+		if (!c2b)
+			c->backend_spoke = true;
+	}
 	if (!c2b && !c->diag_done && c->b2c.observe)
 		run_diag(c, rc < 0 ? -rc : (d->eof && c->obs_len == 0 ? -1 : 0));
 	if (rc < 0) {
 		end_from_pump(c, c2b, rc, src_err);
 		return false;
 	}
+	if (c2b && d->eof && !c->backend_spoke)
+		c->client_left_early = true;
 	if (d->eof && !c->client_eof_first && !c->backend_eof_first) {
 		if (c2b)
 			c->client_eof_first = true;
@@ -323,6 +335,9 @@ static void on_dial_fail(void *arg, const struct sockaddr *addr, int err)
 	char a[64];
 	tw_addr_format(addr, a, sizeof(a));
 	atomic_fetch_add(&c->w->stats.dial_fail, 1);
+	atomic_fetch_add(addr->sa_family == AF_INET6 ? &c->w->stats.dial_fail_v6
+	                                             : &c->w->stats.dial_fail_v4,
+	                 1);
 	tw_log(TW_LOG_WARN,
 	       "conn=%" PRIu64 " event=dial_fail backend=%s addr=%s family=%s errno=%s", c->id,
 	       c->routes->backends[c->backend].cfg->name, a,
@@ -400,11 +415,22 @@ static void on_dialed(void *arg, int status, int fd, const struct sockaddr *addr
 	tw_conn_t *c = arg;
 	c->dial = NULL;
 	if (status < 0) {
+		/* Passive check: the scheduler sees this and checks at once. */
+		atomic_fetch_add_explicit(
+		        &c->routes->backends[c->backend].srv[c->server].dial_fails, 1,
+		        memory_order_relaxed);
 		try_next_server(c);
 		return;
 	}
 	c->bfd = fd;
 	memcpy(&c->baddr, addr, tw_addr_len(addr));
+	uint64_t ms = loop_now(c) - c->dial_start_ms;
+	size_t bk = 0;
+	while (bk < TW_DIAL_BUCKETS - 1 && ms > tw_dial_buckets_ms[bk])
+		bk++;
+	atomic_fetch_add_explicit(&c->w->stats.dial_ms_bucket[bk], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->w->stats.dial_ms_sum, ms, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->w->stats.dial_count, 1, memory_order_relaxed);
 	if (uv_poll_init(&c->w->loop, &c->bpoll, fd) != 0) {
 		tw__conn_end(c, TW_END_DIAL_FAILED, EBADF);
 		return;
@@ -473,15 +499,25 @@ static void try_next_server(tw_conn_t *c)
 {
 	if (c->state == TW_C_CLOSING)
 		return;
-	int s = server_order(c, c->servers_tried++);
+	const tw_rbackend_t *rb = &c->routes->backends[c->backend];
+	int s;
+	/* Skip servers the health checks hold down or an operator drained. */
+	do
+		s = server_order(c, c->servers_tried++);
+	while (s >= 0 && !tw_rserver_usable(&rb->srv[s]));
 	if (s < 0) {
+		/* Nothing (more) to try: the client's protocol's temporary failure,
+		 * so a sender retries later and no mail is lost. */
 		atomic_fetch_add(&c->w->stats.tempfail, 1);
+		atomic_fetch_add(&c->l->stats->tempfail, 1);
 		tw__tempfail(c->cfd, c->l->cfg);
-		tw__conn_end(c, TW_END_DIAL_FAILED, 0);
+		tw__conn_end(c, c->dialed_any ? TW_END_DIAL_FAILED : TW_END_NO_BACKEND, 0);
 		return;
 	}
 	c->server = s;
-	const tw_cfg_server_t *sv = &c->routes->backends[c->backend].cfg->servers[s];
+	c->dialed_any = true;
+	c->dial_start_ms = loop_now(c);
+	const tw_cfg_server_t *sv = &rb->cfg->servers[s];
 	int rc = tw_resolve(c->w->resolver, sv->host, sv->port, on_resolved, c, &c->rreq);
 	if (rc < 0) {
 		c->rreq = NULL;
@@ -511,9 +547,39 @@ static void on_initial_poll(uv_poll_t *h, int status, int events);
 
 static bool in_sources(const tw_cfg_listener_t *l, const struct sockaddr *sa);
 
+static void send_banned(int fd, const tw_cfg_listener_t *l)
+{
+	const char *msg = NULL;
+	switch (l->proto) {
+	case TW_PROTO_SMTP:
+	case TW_PROTO_SUBMISSION: msg = "554 5.7.1 Access denied"; break;
+	case TW_PROTO_IMAP: msg = "* BYE Access denied"; break;
+	case TW_PROTO_POP3: msg = "-ERR Access denied"; break;
+	case TW_PROTO_SIEVE: msg = "BYE \"Access denied\""; break;
+	default: return; /* TLS and raw TCP: nothing we could say in clear */
+	}
+	send_line(fd, l->msg_banned ? l->msg_banned : msg);
+}
+
 /* The identity is fixed from here on: admission, then classify. */
 static void after_proxy_header(tw_conn_t *c)
 {
+	const tw_config_t *cfg = c->routes->cfg;
+	if (cfg->bans.rate.enabled)
+		tw__ban_event(c->w, TW_BAN_EV_CONNECT, &c->client);
+	if (c->w->bans) {
+		const tw_ban_t *b = tw_banset_check(c->w->bans, (const struct sockaddr *)&c->client,
+		                                    (int64_t)time(NULL));
+		if (b) {
+			/* One list, one identity, every listener: closed before any
+			 * byte reaches a backend. */
+			atomic_fetch_add(&c->w->stats.banned, 1);
+			atomic_fetch_add(&c->l->stats->banned, 1);
+			send_banned(c->cfd, c->l->cfg);
+			tw__conn_end(c, TW_END_BANNED, 0);
+			return;
+		}
+	}
 	if (c->l->cfg->n_sources && !in_sources(c->l->cfg, (const struct sockaddr *)&c->client)) {
 		/* Who may connect at all to this listener (4190 from the tailnet
 		 * only, say), judged by the one identity like everything else. */
@@ -570,6 +636,8 @@ static void parse_initial(tw_conn_t *c)
 		return;
 	if (rc < 0) {
 		atomic_fetch_add(&c->w->stats.hello_fail, 1);
+		if (c->routes->cfg->bans.tls_garbage.enabled)
+			tw__ban_event(c->w, TW_BAN_EV_TLS_GARBAGE, &c->client);
 		tw_log(TW_LOG_INFO, "conn=%" PRIu64 " event=hello_error msg=\"%s\"", c->id, err);
 		tw__conn_end(c, TW_END_PROTO_ERROR, 0);
 		return;
@@ -683,6 +751,7 @@ void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
 		atomic_fetch_sub(&tw_edge_active_conns, 1);
 		atomic_fetch_sub(&l->stats->active, 1);
 		atomic_fetch_add(&w->stats.over_maxconn, 1);
+		atomic_fetch_add(&l->stats->over_maxconn, 1);
 		tw__tempfail(fd, l->cfg);
 		close(fd);
 		return;
@@ -715,6 +784,7 @@ void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
 		w->conns->prev = c;
 	w->conns = c;
 	atomic_fetch_add(&w->stats.accepted, 1);
+	atomic_fetch_add(&l->stats->accepted, 1);
 	atomic_fetch_add(&w->stats.active, 1);
 
 	int one = 1;

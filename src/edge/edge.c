@@ -5,10 +5,15 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "edge/edge.h"
+#include "edge/admin.h"
+#include "edge/admin_api.h"
+#include "edge/banmgr.h"
+#include "edge/hsched.h"
 #include "edge/privs.h"
 #include "edge/route.h"
 #include "edge/sockets.h"
@@ -22,6 +27,13 @@ typedef struct ctl {
 	const tw_edge_opts_t *o;
 	char *path, *dir, *base;
 	tw_routes_t *routes; /* the current table (one reference) */
+	tw_hsched_t *hs;
+	tw_admin_t *admin;
+	tw_banmgr_t *bans;
+	uint64_t reloads, reload_failures;
+	int64_t started_at;
+	bool notified_ready;
+	char status[300];
 	uint64_t generation;
 	tw_lsocks_t lsocks;
 	tw_worker_t **workers;
@@ -129,51 +141,116 @@ static int install(ctl_t *c, tw_config_t *cfg, const char *event)
 	for (size_t i = 0; i < n_removed; i++)
 		tw_lsock_free(removed[i]);
 	free(removed);
+	/* Health flags go into the table before any worker sees it. */
+	tw_hsched_apply(c->hs, r);
 	tw_routes_unref(c->routes);
 	c->routes = r;
 	c->generation++;
 	return 0;
 }
 
-static void reload(ctl_t *c, const char *why)
+/* Readiness changed, or a server went up, down or drained. */
+static void on_health_change(void *arg)
 {
-	if (!c->path || c->draining)
+	ctl_t *c = arg;
+	char why[256];
+	bool ready = tw_hsched_ready(c->hs, why, sizeof(why));
+	char status[300];
+	snprintf(status, sizeof(status), "%s, generation %" PRIu64, ready ? "ready" : why,
+	         c->generation);
+	if (strcmp(status, c->status) == 0)
 		return;
+	tw_strlcpy(c->status, status, sizeof(c->status));
+	if (ready && !c->notified_ready) {
+		/* Once: systemd's READY means "dependants may start now". */
+		c->notified_ready = true;
+		sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", status, (int)getpid());
+		tw_log(TW_LOG_INFO, "event=ready generation=%" PRIu64, c->generation);
+	} else {
+		sd_notifyf(0, "STATUS=%s", status);
+		if (!ready)
+			tw_log(TW_LOG_WARN, "event=not_ready why=\"%s\"", why);
+	}
+}
+
+static int reload(ctl_t *c, const char *why, char *msg, size_t msgsz)
+{
+	if (!c->path || c->draining) {
+		snprintf(msg, msgsz, "%s",
+		         c->path ? "draining" : "quick mode has no file to reload");
+		return -1;
+	}
 	tw_diags_t d = {0};
 	tw_config_t *cfg = tw_config_load(c->path, &d);
 	if (!cfg) {
 		log_diags("reload_failed", &d);
 		tw_log(TW_LOG_ERR, "event=reload_failed trigger=%s kept_generation=%" PRIu64, why,
 		       c->generation);
+		if (d.n)
+			tw_diag_format(&d.v[0], msg, msgsz);
 		tw_diags_release(&d);
-		return;
+		c->reload_failures++;
+		return -1;
 	}
 	tw_diags_release(&d);
 	const char *rk = restart_key(c->routes->cfg, cfg);
 	if (rk) {
+		snprintf(msg, msgsz, "%s: \"%s\" changed: this key needs a restart", c->path, rk);
+		c->reload_failures++;
 		tw_log(TW_LOG_ERR,
 		       "event=reload_failed trigger=%s error=\"%s: \\\"%s\\\" changed: this key "
 		       "needs a "
 		       "restart\" kept_generation=%" PRIu64,
 		       why, c->path, rk, c->generation);
 		tw_config_free(cfg);
-		return;
+		return -1;
 	}
 	if (install(c, cfg, "reload_failed") < 0) {
 		tw_log(TW_LOG_ERR, "event=reload_failed trigger=%s kept_generation=%" PRIu64, why,
 		       c->generation);
-		return;
+		snprintf(msg, msgsz, "invalid configuration: see the log");
+		c->reload_failures++;
+		return -1;
 	}
+	c->reloads++;
 	publish(c);
+	if (c->bans)
+		tw_banmgr_configure(c->bans, c->routes->cfg);
 	tw_log(TW_LOG_INFO,
 	       "event=reload trigger=%s generation=%" PRIu64 " listeners=%zu backends=%zu", why,
 	       c->generation, c->routes->n_listeners, c->routes->n_backends);
-	sd_notifyf(0, "RELOADING=0\nSTATUS=running, generation %" PRIu64, c->generation);
+	on_health_change(c);
+	return 0;
+}
+
+static int api_reload(void *ctl, char *msg, size_t size)
+{
+	return reload(ctl, "api", msg, size);
+}
+
+static void on_admin(void *arg, const tw_admin_req_t *req, tw_admin_resp_t *resp)
+{
+	ctl_t *c = arg;
+	tw_edge_view_t v = {
+	        .routes = c->routes,
+	        .hs = c->hs,
+	        .workers = c->workers,
+	        .n_workers = c->n_workers,
+	        .generation = c->generation,
+	        .reloads = c->reloads,
+	        .reload_failures = c->reload_failures,
+	        .started_at = c->started_at,
+	        .reload = api_reload,
+	        .ctl = c,
+	        .bans = c->bans,
+	};
+	tw_admin_api_handle(&v, req, resp);
 }
 
 static void on_debounce(uv_timer_t *t)
 {
-	reload(t->data, "file");
+	char msg[256];
+	reload(t->data, "file", msg, sizeof(msg));
 }
 
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -195,6 +272,12 @@ static uint64_t total_active(ctl_t *c)
 
 static void finish(ctl_t *c)
 {
+	tw_admin_stop(c->admin);
+	c->admin = NULL;
+	tw_banmgr_free(c->bans);
+	c->bans = NULL;
+	tw_hsched_free(c->hs);
+	c->hs = NULL;
 	for (int w = 0; w < c->n_workers; w++)
 		tw_worker_post_shutdown(c->workers[w]);
 	uv_stop(c->loop);
@@ -214,7 +297,8 @@ static void on_signal(uv_signal_t *s, int signum)
 {
 	ctl_t *c = s->data;
 	if (signum == SIGHUP) {
-		reload(c, "sighup");
+		char msg[256];
+		reload(c, "sighup", msg, sizeof(msg));
 		return;
 	}
 	if (c->draining) {
@@ -266,10 +350,23 @@ int tw_edge_run(const tw_edge_opts_t *o)
 	raise_nofile(cfg);
 	c.n_workers = cfg->workers > 0 ? cfg->workers : n_cpus();
 	tw_lsocks_init(&c.lsocks, c.n_workers);
+	c.hs = tw_hsched_new(c.loop, on_health_change, &c);
 	if (install(&c, cfg, "start_failed") < 0) {
 		fprintf(stderr, "tailwart: cannot start: see the errors above\n");
 		tw_lsocks_release(&c.lsocks);
 		return 3;
+	}
+	/* The store is opened while still root, so its files can be created
+	 * and handed to `user:`; failing here is not fatal (bans stay in
+	 * memory and the store is retried). */
+	tw_store_t *store = NULL;
+	if (c.path) {
+		char err[256];
+		if (tw_store_open(c.routes->cfg->state, c.routes->cfg->user, &store, err,
+		                  sizeof(err)) < 0) {
+			tw_log(TW_LOG_WARN, "event=store_error error=\"%s\" (retrying)", err);
+			store = NULL;
+		}
 	}
 	if (c.routes->cfg->user) {
 		char err[256];
@@ -292,6 +389,23 @@ int tw_edge_run(const tw_edge_opts_t *o)
 		}
 	}
 	publish(&c);
+	c.started_at = (int64_t)time(NULL);
+	/* Bans need the store; quick mode keeps none. */
+	if (c.path)
+		c.bans = tw_banmgr_new(c.loop, c.routes->cfg, store, c.workers, c.n_workers);
+	/* Quick mode is for trying things out: no admin plane. */
+	if (c.path && c.routes->cfg->admin_bind && strcmp(c.routes->cfg->admin_bind, "none") != 0) {
+		char err[256];
+		if (tw_admin_start(c.loop, c.routes->cfg->admin_bind, c.routes->cfg->admin_token,
+		                   on_admin, &c, &c.admin, err, sizeof(err)) < 0) {
+			tw_log(TW_LOG_ERR, "event=start_failed error=\"%s\"", err);
+			for (int w = 0; w < c.n_workers; w++)
+				tw_worker_post_shutdown(c.workers[w]);
+			for (int w = 0; w < c.n_workers; w++)
+				tw_worker_join(c.workers[w]);
+			return 3;
+		}
+	}
 
 	uv_signal_init(c.loop, &c.sighup);
 	uv_signal_init(c.loop, &c.sigterm);
@@ -314,8 +428,9 @@ int tw_edge_run(const tw_edge_opts_t *o)
 	       "event=start version=" TW_VERSION " workers=%d listeners=%zu pid=%d%s%s",
 	       c.n_workers, c.routes->n_listeners, (int)getpid(), c.path ? " config=" : "",
 	       c.path ? c.path : "");
-	sd_notifyf(0, "READY=1\nSTATUS=running, generation %" PRIu64 "\nMAINPID=%d", c.generation,
-	           (int)getpid());
+	/* READY=1 waits for the required backends (seed lesson 1): listeners
+	 * are open already, and answer with temporary failures meanwhile. */
+	on_health_change(&c);
 
 	uv_run(c.loop, UV_RUN_DEFAULT);
 

@@ -42,6 +42,8 @@ static void routes_free(tw_routes_t *r)
 	for (size_t i = 0; i < r->n_listeners; i++)
 		tw_sni_table_free(r->listeners[i].sni);
 	free(r->listeners);
+	for (size_t i = 0; r->backends && i < r->n_backends; i++)
+		free(r->backends[i].srv);
 	free(r->backends);
 	tw_config_free(r->cfg);
 	free(r);
@@ -64,8 +66,16 @@ tw_routes_t *tw_routes_build(tw_config_t *cfg, uint64_t generation, tw_diags_t *
 	if (!r->backends || !r->listeners)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_backends; i++) {
-		r->backends[i].cfg = &cfg->backends[i];
+		const tw_cfg_backend_t *b = &cfg->backends[i];
+		r->backends[i].cfg = b;
 		r->backends[i].index = (uint32_t)i;
+		r->backends[i].srv = calloc(b->n_servers ? b->n_servers : 1, sizeof(tw_rserver_t));
+		if (!r->backends[i].srv)
+			goto fail;
+		/* Without active checks a server is up until dialing says
+		 * otherwise; with them it waits for its first verdict. */
+		for (size_t j = 0; j < b->n_servers; j++)
+			atomic_init(&r->backends[i].srv[j].up, !b->health.enabled);
 	}
 	const char *file = cfg->path ? cfg->path : "";
 	for (size_t i = 0; i < cfg->n_listeners; i++) {

@@ -22,16 +22,36 @@
 #include "edge/config.h"
 #include "edge/sni.h"
 
+/*
+ * The one mutable part of a table: each server's health and drain flags,
+ * written by the control thread's health scheduler, read by workers with
+ * relaxed atomic loads; and the passive-failure counter workers bump.
+ */
+typedef struct tw_rserver {
+	atomic_bool up;                  /* true when the backend has no active checks */
+	atomic_bool drained;             /* no new connections */
+	atomic_uint_fast32_t dial_fails; /* since the scheduler last looked */
+} tw_rserver_t;
+
 typedef struct tw_rbackend {
 	const tw_cfg_backend_t *cfg; /* points into the table's config */
 	uint32_t index;
+	tw_rserver_t *srv; /* cfg->n_servers entries */
 } tw_rbackend_t;
+
+/* A server may take a new connection now. */
+static inline bool tw_rserver_usable(const tw_rserver_t *s)
+{
+	return atomic_load_explicit(&s->up, memory_order_relaxed) &&
+	       !atomic_load_explicit(&s->drained, memory_order_relaxed);
+}
 
 /* Per listener name, kept across reloads (never freed): what maxconn
  * counts, and what metrics read. */
 typedef struct tw_listener_stats {
 	char name[64];
 	atomic_uint_fast64_t active;
+	atomic_uint_fast64_t accepted, tempfail, banned, over_maxconn;
 } tw_listener_stats_t;
 
 /* The stats slot for a listener name (control thread, at build). */

@@ -192,6 +192,8 @@ static void on_wake(uv_async_t *a)
 	size_t n_orphans = w->mb_n_orphans;
 	memcpy(orphans, w->mb_orphans, n_orphans * sizeof(int));
 	w->mb_n_orphans = 0;
+	tw_banset_t *bans = w->mb_bans;
+	w->mb_bans = NULL;
 	w->mb_has_routes = false;
 	w->mb_routes = NULL;
 	w->mb_fds = w->mb_lidx = NULL;
@@ -207,6 +209,10 @@ static void on_wake(uv_async_t *a)
 			wanted |= fds[j] == orphans[i];
 		if (!polled && !wanted)
 			close(orphans[i]);
+	}
+	if (bans) {
+		tw_banset_unref(w->bans);
+		w->bans = bans;
 	}
 	if (has_routes) {
 		if (w->stopping) {
@@ -245,6 +251,8 @@ static void worker_main(void *arg)
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	tw_routes_unref(w->routes);
 	w->routes = NULL;
+	tw_banset_unref(w->bans);
+	w->bans = NULL;
 	tw_relay_pool_release(&w->pool);
 	int rc = uv_loop_close(&w->loop);
 	if (rc != 0)
@@ -290,6 +298,41 @@ void tw_worker_post_routes(tw_worker_t *w, tw_routes_t *routes, const int *fds, 
 	uv_async_send(&w->wake);
 }
 
+void tw_worker_post_bans(tw_worker_t *w, tw_banset_t *bans)
+{
+	pthread_mutex_lock(&w->mu);
+	tw_banset_t *old = w->mb_bans;
+	w->mb_bans = bans;
+	pthread_mutex_unlock(&w->mu);
+	tw_banset_unref(old);
+	uv_async_send(&w->wake);
+}
+
+void tw__ban_event(tw_worker_t *w, tw_ban_event_t type, const struct sockaddr_storage *who)
+{
+	size_t head = atomic_load_explicit(&w->ev_head, memory_order_relaxed);
+	size_t tail = atomic_load_explicit(&w->ev_tail, memory_order_acquire);
+	if (head - tail >= TW_EV_RING) {
+		atomic_fetch_add_explicit(&w->stats.ban_events_dropped, 1, memory_order_relaxed);
+		return;
+	}
+	tw_ban_ev_t *e = &w->ev_ring[head % TW_EV_RING];
+	e->type = (uint8_t)type;
+	e->who = *who;
+	atomic_store_explicit(&w->ev_head, head + 1, memory_order_release);
+}
+
+size_t tw_worker_take_events(tw_worker_t *w, tw_ban_ev_t *out, size_t max)
+{
+	size_t tail = atomic_load_explicit(&w->ev_tail, memory_order_relaxed);
+	size_t head = atomic_load_explicit(&w->ev_head, memory_order_acquire);
+	size_t n = 0;
+	while (tail != head && n < max)
+		out[n++] = w->ev_ring[tail++ % TW_EV_RING];
+	atomic_store_explicit(&w->ev_tail, tail, memory_order_release);
+	return n;
+}
+
 void tw_worker_post_stop_accepting(tw_worker_t *w)
 {
 	pthread_mutex_lock(&w->mu);
@@ -312,6 +355,7 @@ void tw_worker_join(tw_worker_t *w)
 	pthread_mutex_destroy(&w->mu);
 	if (w->mb_routes)
 		tw_routes_unref(w->mb_routes);
+	tw_banset_unref(w->mb_bans);
 	free(w->mb_fds);
 	free(w->mb_lidx);
 	free(w);

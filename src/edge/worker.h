@@ -26,9 +26,13 @@
 
 #include "edge/relay.h"
 #include "edge/resolver.h"
+#include "edge/bans.h"
 #include "edge/route.h"
 
 typedef struct tw_worker tw_worker_t;
+
+#define TW_END_REASONS  10
+#define TW_DIAL_BUCKETS 12
 typedef struct tw_conn tw_conn_t;
 
 /* Counters read by the control thread (metrics, tests). */
@@ -38,7 +42,19 @@ typedef struct tw_worker_stats {
 	atomic_uint_fast64_t over_maxconn;
 	atomic_uint_fast64_t no_route, hello_fail, proxy_fail, dial_fail, tempfail;
 	atomic_uint_fast64_t pipes_in_use, bufs_in_use;
+	atomic_uint_fast64_t ends[TW_END_REASONS]; /* by tw_end_t */
+	atomic_uint_fast64_t bytes_in, bytes_out;
+	atomic_uint_fast64_t dial_fail_v4, dial_fail_v6;
+	atomic_uint_fast64_t
+	        dial_ms_bucket[TW_DIAL_BUCKETS]; /* histogram, see tw_dial_buckets_ms */
+	atomic_uint_fast64_t dial_ms_sum, dial_count;
+	atomic_uint_fast64_t banned, ban_events_dropped;
 } tw_worker_stats_t;
+
+/* Upper bounds (ms) of the dial latency histogram; the last bucket is +Inf. */
+extern const uint64_t tw_dial_buckets_ms[TW_DIAL_BUCKETS - 1];
+/* The close reasons, indexed like tw_worker_stats_t.ends. */
+extern const char *const tw_end_names[TW_END_REASONS];
 
 /* Shared by all workers: the global connection count for `maxconn`. */
 extern atomic_uint_fast64_t tw_edge_active_conns;
@@ -54,6 +70,19 @@ int tw_worker_start(tw_worker_t *w); /* starts the thread */
  */
 void tw_worker_post_routes(tw_worker_t *w, tw_routes_t *routes, const int *fds, const int *lidx,
                            size_t n);
+/* Hands the worker a new ban list (the worker takes the reference). */
+void tw_worker_post_bans(tw_worker_t *w, tw_banset_t *bans);
+
+/* A ban trigger event seen by a worker, for the control thread's tracker. */
+typedef struct tw_ban_ev {
+	uint8_t type; /* tw_ban_event_t */
+	struct sockaddr_storage who;
+} tw_ban_ev_t;
+
+/* Takes up to max events the worker queued (control thread only; a
+ * single-producer single-consumer ring, no lock). Returns how many. */
+size_t tw_worker_take_events(tw_worker_t *w, tw_ban_ev_t *out, size_t max);
+
 /* Stop accepting (closing the listening fds); connections carry on. */
 void tw_worker_post_stop_accepting(tw_worker_t *w);
 /* Close every connection now (end=shutdown), then end the loop. */

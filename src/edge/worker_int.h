@@ -11,6 +11,8 @@
 
 #include "edge/dialer.h"
 
+#define TW_EV_RING 4096
+
 typedef struct tw_wlisten {
 	uv_poll_t poll;
 	tw_worker_t *w;
@@ -34,8 +36,14 @@ struct tw_worker {
 	int mb_orphans[256]; /* fds of superseded posts, closed by the worker */
 	size_t mb_n_orphans;
 	bool mb_has_routes, mb_stop_accepting, mb_shutdown;
+	tw_banset_t *mb_bans; /* guarded by mu */
+	/* ban events, worker -> control: SPSC ring */
+	tw_ban_ev_t ev_ring[TW_EV_RING];
+	atomic_size_t ev_head, ev_tail;
+	bool ban_events; /* any trigger that needs events is on */
 	/* worker-thread state */
 	tw_routes_t *routes;
+	tw_banset_t *bans;
 	tw_wlisten_t *listens;
 	bool accepting_paused, stopping;
 	tw_resolver_t *resolver;
@@ -79,6 +87,7 @@ struct tw_conn {
 	int backend; /* index, -1 until routed */
 	int server;  /* index of the server being tried */
 	int servers_tried;
+	bool dialed_any; /* at least one server was tried */
 	tw_conn_state_t state;
 	tw_end_t end;
 	int end_err;
@@ -102,7 +111,9 @@ struct tw_conn {
 	uint8_t *obs; /* backend's first bytes for the diagnosis */
 	size_t obs_len;
 	bool diag_done;
-	uint64_t start_ms, last_ms;
+	bool backend_spoke;     /* any byte from the backend (early_close trigger) */
+	bool client_left_early; /* client EOF before the backend's first byte */
+	uint64_t start_ms, last_ms, dial_start_ms;
 	uint64_t phase_start_ms, timer_phase_ms; /* PROXY header / hello wait */
 	unsigned cpoll_events, bpoll_events;
 	bool client_eof_first, backend_eof_first;
@@ -114,5 +125,7 @@ void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
 void tw__conn_end(tw_conn_t *c, tw_end_t why, int err);
 /* The protocol's temporary failure, sent best-effort on a fresh socket. */
 void tw__tempfail(int fd, const tw_cfg_listener_t *l);
+/* Queues a ban trigger event for the control thread (dropped when full). */
+void tw__ban_event(tw_worker_t *w, tw_ban_event_t type, const struct sockaddr_storage *who);
 
 #endif

@@ -678,6 +678,14 @@ edge_write() {
 		cat >"$f.tmp.$$" && chmod 644 "$f.tmp.$$" && mv -f "$f.tmp.$$" "$f"
 	fi
 	chmod 644 "$f"
+	# Keep the admin port start_edge picked: changing admin.bind needs a
+	# restart, so a rewrite without it would be refused on reload.
+	if is_tailwart && [ -n "${EDGE_ADMIN_PORT:-}" ] && ! grep -q '^admin:' "$f"; then
+		printf '\nadmin: { bind: "127.0.0.1:%s" }\n' "$EDGE_ADMIN_PORT" >>"$f"
+	fi
+	if is_tailwart && [ -n "${EDGE_STATE:-}" ] && ! grep -q '^state:' "$f"; then
+		printf 'state: "%s"\n' "$EDGE_STATE" >>"$f"
+	fi
 	if ! is_tailwart; then
 		twpy yaml2haproxy "$f" "$f.haproxy.cfg" || return 1
 	fi
@@ -694,6 +702,17 @@ start_edge() {
 	EDGE_LOG=${EDGE_LOG_FILE:-$T_DIR/edge.log}
 	local envs=("$@")
 	if is_tailwart; then
+		# Each edge gets its own admin port unless the scenario chose one
+		# (the default 127.0.0.1:9180 would clash between instances).
+		if ! grep -q '^admin:' "$conf"; then
+			EDGE_ADMIN_PORT=$(freeport)
+			printf '\nadmin: { bind: "127.0.0.1:%s" }\n' "$EDGE_ADMIN_PORT" >>"$conf"
+		fi
+		# And its own state store, never the machine's.
+		if ! grep -q '^state:' "$conf"; then
+			EDGE_STATE=$T_DIR/state-$(basename "$conf" .yaml).db
+			printf 'state: "%s"\n' "$EDGE_STATE" >>"$conf"
+		fi
 		SPAWN_NS=$EDGE_NETNS spawn "$EDGE_LOG" env "${envs[@]}" "$TAILWART" edge -c "$conf"
 	else
 		[ -f "$conf.haproxy.cfg" ] || twpy yaml2haproxy "$conf" "$conf.haproxy.cfg"
