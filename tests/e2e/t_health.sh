@@ -106,6 +106,21 @@ else
 	not_ok "backend up: ready" "rc=$rc out=$out smtp='$smtp' notify=$(cat "$T_DIR/notify.log")"
 fi
 
+# A reload keeps the health state of unchanged servers: still ready at
+# once, the check count carries on instead of starting over.
+before=$(curl -s "http://127.0.0.1:$AP/metrics" | sed -n 's/^tailwart_health_checks_total{backend="mail",server="mx1"} //p')
+sed -i 's/^  - name: imap$/  - name: imap\n    maxconn: 500/' "$T_DIR/edge.yaml"
+kill -HUP "$EDGE_PID"
+sleep 0.1
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/readyz")
+after=$(curl -s "http://127.0.0.1:$AP/metrics" | sed -n 's/^tailwart_health_checks_total{backend="mail",server="mx1"} //p')
+gen=$(curl -s "http://127.0.0.1:$AP/metrics" | sed -n 's/^tailwart_config_generation //p')
+if [ "$code" = 200 ] && [ "${after:-0}" -ge "${before:-1}" ] && [ "${gen:-0}" -ge 2 ]; then
+	ok "a reload keeps health state: ready at once, checks $before -> $after, generation $gen"
+else
+	not_ok "a reload keeps health state" "code=$code before=$before after=$after gen=$gen"
+fi
+
 # Drain: an open connection goes on, new ones get 421; ready: served again.
 "$PY" - "$SP" >"$T_DIR/long.out" 2>&1 <<'PY' &
 import socket, sys, time
