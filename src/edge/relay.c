@@ -10,6 +10,8 @@
 /* Passes through fairness: a busy direction yields to others after this. */
 #define PUMP_ROUNDS 8
 #define POOL_KEEP   256
+/* Below this a splice round trip costs more than a copy. */
+#define SMALL_READ 4096
 
 void tw_relay_pool_init(tw_relay_pool_t *p, bool no_splice)
 {
@@ -174,8 +176,8 @@ static int pump_copy(tw_relay_dir_t *d, tw_relay_pool_t *p, int src, int dst, bo
 		}
 		if (d->eof)
 			return finish(d, p, dst);
-		if (!p->no_splice && d->observe_left == 0)
-			return -EAGAIN; /* caller switches back to splice */
+		if (!p->no_splice && d->observe_left == 0 && d->bulk)
+			return -EAGAIN; /* caller switches to splice */
 		d->buf = buf_get(p);
 		if (!d->buf)
 			return -ENOMEM;
@@ -202,6 +204,9 @@ static int pump_copy(tw_relay_dir_t *d, tw_relay_pool_t *p, int src, int dst, bo
 		}
 		*moved = true;
 		d->buf_len = (size_t)n;
+		/* A full buffer says more is waiting: splice from the next read. */
+		if ((size_t)n == TW_RELAY_BUF)
+			d->bulk = true;
 		if (d->observe_left) {
 			size_t show = (size_t)n < d->observe_left ? (size_t)n : d->observe_left;
 			d->observe_left -= show;
@@ -227,7 +232,7 @@ int tw_relay_pump(tw_relay_dir_t *d, tw_relay_pool_t *p, int src, int dst, bool 
 	*src_err = false;
 	if (d->done)
 		return TW_PUMP_DONE;
-	if (p->no_splice || d->observe_left || d->buf) {
+	if (p->no_splice || d->observe_left || d->buf || !d->bulk) {
 		int rc = pump_copy(d, p, src, dst, moved, src_err);
 		if (rc != -EAGAIN)
 			return rc;
@@ -285,6 +290,9 @@ int tw_relay_pump(tw_relay_dir_t *d, tw_relay_pool_t *p, int src, int dst, bool 
 		}
 		d->in_pipe = (size_t)n;
 		*moved = true;
+		/* Back to copying when the flow turns into small messages. */
+		if ((size_t)n < SMALL_READ)
+			d->bulk = false;
 	}
 	if (d->in_pipe) {
 		d->want_write = true;

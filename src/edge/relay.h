@@ -2,12 +2,13 @@
  * relay.h - moving bytes between the client and the backend socket.
  *
  * splice(2) through a pipe per direction, so the bytes never enter user
- * space. A direction holds a pipe only while bytes sit in it (the peer was
- * not writable); an idle connection holds none, they come from a per-worker
- * pool. A read/write fallback with a bounded buffer (16 KiB) is used when
- * splice is unavailable or forced (TAILWART_NO_SPLICE=1), and for the first
- * bytes of a direction that is being observed (the backend's first reply
- * after a PROXY header, for the diagnosis in reply_diag.h).
+ * space, once a direction carries bulk data; small exchanges (an SMTP
+ * dialogue) go through a pooled buffer with recv/send, which costs fewer
+ * system calls than splicing a few bytes twice. A direction holds a pipe only while bytes sit in it
+ * (the peer was not writable); an idle connection holds none, they come from a per-worker pool. A
+ * read/write fallback with a bounded buffer (16 KiB) is used when splice is unavailable or forced
+ * (TAILWART_NO_SPLICE=1), and for the first bytes of a direction that is being observed (the
+ * backend's first reply after a PROXY header, for the diagnosis in reply_diag.h).
  *
  * Half-close: EOF from the source is passed on as shutdown(SHUT_WR) on the
  * destination once everything read has been written. Memory per direction
@@ -45,6 +46,7 @@ typedef struct tw_relay_dir {
 	size_t observe_left; /* bytes still to show to `observe` */
 	tw_relay_observe_cb observe;
 	void *observe_arg;
+	bool bulk; /* reads fill whole buffers: splice; else copy (see relay.c) */
 	bool eof;  /* source said EOF */
 	bool done; /* EOF passed on */
 	bool want_read, want_write;

@@ -107,6 +107,11 @@ static void run_one_way(bool no_splice, size_t total)
 	assert_int_equal(got, total);
 	assert_int_equal(d.bytes, total);
 	assert_true(d.done);
+	/* Bulk data went through splice (a pipe was made), small data didn't. */
+	if (!no_splice && total >= (1u << 20))
+		assert_true(pool.pipes_open > 0);
+	if (total < 4096)
+		assert_int_equal(pool.pipes_open, 0);
 	/* An idle or finished direction holds nothing from the pool. */
 	tw_relay_dir_release(&d, &pool);
 	assert_int_equal(pool.pipes_in_use, 0);
@@ -132,6 +137,12 @@ static void test_empty_stream_half_close(void **state)
 {
 	run_one_way(false, 0);
 	run_one_way(true, 0);
+}
+
+/* A short exchange (an SMTP reply) is copied, not spliced: no pipe. */
+static void test_small_is_copied(void **state)
+{
+	run_one_way(false, 300);
 }
 
 static void observe_cb(void *arg, const uint8_t *data, size_t len)
@@ -268,6 +279,7 @@ int main(void)
 	        cmocka_unit_test(test_splice_bytes_exact),
 	        cmocka_unit_test(test_fallback_bytes_exact),
 	        cmocka_unit_test(test_empty_stream_half_close),
+	        cmocka_unit_test(test_small_is_copied),
 	        cmocka_unit_test(test_observe_window),
 	        cmocka_unit_test(test_backpressure_bounded),
 	        cmocka_unit_test(test_error_side),
