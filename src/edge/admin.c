@@ -261,7 +261,9 @@ int tw_admin_start(uv_loop_t *ctl_loop, const char *bind, const char *token, tw_
 	pthread_cond_init(&a->cv, NULL);
 	uv_async_init(ctl_loop, &a->async, on_async);
 	a->async.data = a;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* AUTO picks epoll/poll: select() would drop any admin connection whose
+	 * fd is past 1023, i.e. as soon as the edge carries ~500 connections. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	a->mhd = MHD_start_daemon(flags, tw_addr_port((struct sockaddr *)&ss), NULL, NULL,

@@ -23,7 +23,7 @@
 #define HOST_MAX    255
 #define QUOTE_MAX   120         /* bytes of a server line quoted in `why` */
 #define DRAIN_MAX   (64 * 1024) /* read and dropped before close() */
-#define HC_WHY_SIZE 512
+#define HC_WHY_SIZE 1024
 
 /* ---- greeting judges (pure) ---- */
 
@@ -90,9 +90,9 @@ static void wr_str(struct wr *w, const char *s)
 		wr_ch(w, *s++);
 }
 
-/* Server bytes, printable ASCII kept, the rest (and quote, backslash) as
- * \xHH, at most QUOTE_MAX source bytes. */
-static void wr_esc(struct wr *w, const uint8_t *b, size_t n)
+/* Server bytes, printable ASCII kept, the rest as \xHH (and, inside
+ * quotes, the quote and backslash too), at most QUOTE_MAX source bytes. */
+static void wr_esc(struct wr *w, const uint8_t *b, size_t n, bool quoted)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -103,7 +103,7 @@ static void wr_esc(struct wr *w, const uint8_t *b, size_t n)
 			wr_str(w, "...");
 			return;
 		}
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (c >= 0x20 && c < 0x7f && (!quoted || (c != '"' && c != '\\'))) {
 			wr_ch(w, (char)c);
 			continue;
 		}
@@ -160,7 +160,7 @@ static tw_greet_t say(struct wr *w, const char *what, const struct line *l, bool
 		wr_str(w, ": \"");
 	else
 		wr_ch(w, ' ');
-	wr_esc(w, l->p, l->n);
+	wr_esc(w, l->p, l->n, quoted);
 	if (quoted)
 		wr_ch(w, '"');
 	return TW_GREET_FAIL;
@@ -607,11 +607,11 @@ static tw_reply_proto_t reply_proto(tw_hc_type_t t)
  * expect one: that explanation then replaces the plain one. */
 static void diag(tw_hc_t *hc, int close_errno)
 {
-	char d[HC_WHY_SIZE];
+	char d[HC_WHY_SIZE / 2], at[AT_MAX];
 
 	if (hc->proxy_version && tw_reply_diag(reply_proto(hc->type), hc->proxy_version, hc->buf,
 	                                       hc->len, close_errno, d, sizeof(d)))
-		tw_strlcpy(hc->why, d, sizeof(hc->why));
+		snprintf(hc->why, sizeof(hc->why), "%s: %s", where(hc, at, sizeof(at)), d);
 }
 
 /* How the read side ended, for reply_diag: -1 clean EOF, else the errno. */
@@ -828,7 +828,9 @@ static void tls_step(tw_hc_t *hc)
  * (rd_err says which): what came before it is still judged. */
 static void read_in(tw_hc_t *hc)
 {
-	while (!hc->eof) {
+	/* A server that floods (in S_BYE, where bytes are dropped) must not
+	 * hold the loop: the rest waits for the next poll callback. */
+	for (size_t total = 0; !hc->eof && total < DRAIN_MAX;) {
 		uint8_t tmp[4096], *dst = tmp;
 		size_t room = sizeof(tmp);
 		bool keep = hc->st == S_GREET || hc->st == S_AFTER || (hc->st == S_TLS && !hc->tls);
@@ -854,6 +856,7 @@ static void read_in(tw_hc_t *hc)
 			hc->eof = true;
 			return;
 		}
+		total += (size_t)n;
 		if (keep) {
 			hc->len += (size_t)n;
 		} else if (hc->st == S_TLS) {
@@ -964,7 +967,7 @@ static void on_timer(uv_timer_t *t)
 			w.p = hc->why;
 			w.cap = sizeof(hc->why);
 			w.n = strlen(hc->why);
-			wr_esc(&w, hc->buf, hc->len);
+			wr_esc(&w, hc->buf, hc->len, true);
 			wr_ch(&w, '"');
 		}
 		fail(hc, -ETIMEDOUT);
@@ -1034,6 +1037,7 @@ static void on_dial(void *arg, int status, int fd, const struct sockaddr *sa)
 	if (r < 0) {
 		errtext(r, e, sizeof(e));
 		set_why(hc, "send PROXY header to %s: %s", where(hc, at, sizeof(at)), e);
+		diag(hc, -r);
 		fail(hc, r);
 		return;
 	}

@@ -1646,3 +1646,47 @@ if __name__ == "__main__":
     main()
 PYEOF
 }
+
+# ------------------------------------------------------------------ process accounting
+# (added for t_load.sh; the helpers above are unchanged)
+
+# raise_nofile N: this shell's open-file limits (soft and hard) to at least
+# N; what it starts from now on inherits them. Raising the hard limit needs
+# CAP_SYS_RESOURCE: without it the soft limit goes up to the hard one and
+# the call returns 1 (`ulimit -Hn` says how far it got).
+raise_nofile() {
+	local n=$1 hard
+	hard=$(ulimit -Hn)
+	if [ "$hard" != unlimited ] && [ "$hard" -lt "$n" ]; then
+		ulimit -Hn "$n" 2>/dev/null || {
+			ulimit -Sn "$hard"
+			return 1
+		}
+	fi
+	[ "$(ulimit -Sn)" = unlimited ] || [ "$(ulimit -Sn)" -ge "$n" ] || ulimit -Sn "$n"
+}
+
+# proc_fds PID [KIND]: how many descriptors PID has open; KIND counts only
+# those of one kind: socket, pipe, anon_inode, or file (everything else).
+proc_fds() {
+	local pid=$1 kind=${2:-}
+	[ -d "/proc/$pid/fd" ] || {
+		echo 0
+		return 1
+	}
+	if [ -z "$kind" ]; then
+		find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+		return 0
+	fi
+	find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null |
+		awk -v k="$kind" '{t = $0 ~ /^socket:/ ? "socket" : $0 ~ /^pipe:/ ? "pipe" : $0 ~ /^anon_inode:/ ? "anon_inode" : "file"} t == k {n++} END {print n + 0}'
+}
+
+# proc_kb PID FIELD: a /proc/PID/status field in kB (VmRSS, VmHWM, ...).
+proc_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# metric ADMIN-PORT SERIES: the value of one /metrics series, written as it
+# appears (e.g. 'tailwart_listener_connections_active{listener="smtp"}').
+metric() {
+	curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk -v s="$2" 'index($0, s " ") == 1 {print $2; f = 1} END {exit !f}'
+}

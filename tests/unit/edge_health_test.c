@@ -73,7 +73,7 @@ static const struct gcase greetings[] = {
         {TW_HC_SMTP, "2a0 x\r\n", FAIL, "not an smtp reply: \"2a0 x\"", 0},
         {TW_HC_SMTP, "260 x\r\n", FAIL, "not an smtp reply: \"260 x\"", 0},
         {TW_HC_SMTP, "220-a\r\n220x\r\n", FAIL, "not an smtp reply: \"220x\"", 0},
-        {TW_HC_SMTP, "421 a\x01\"b\\\r\n", FAIL, "smtp greeting 421 a\\x01\\x22b\\x5c", 0},
+        {TW_HC_SMTP, "421 a\x01\"b\\\r\n", FAIL, "smtp greeting 421 a\\x01\"b\\", 0},
         {TW_HC_SMTP, "\x16\x03\x01\x02\x05hello\n", FAIL,
          "not an smtp reply: \"\\x16\\x03\\x01\\x02\\x05hello\"", 0},
         /* imap */
@@ -99,9 +99,8 @@ static const struct gcase greetings[] = {
         {TW_HC_SIEVE, "OK\r\n", OK, "", 0},
         {TW_HC_SIEVE, "\"a\\\"b\" \"c\\\\\"\nok\n", OK, "", 0},
         {TW_HC_SIEVE, "\"IMPLEMENTATION\" \"x\"\r\nNO \"busy\"\r\n", FAIL,
-         "sieve greeting NO \\x22busy\\x22", 0},
-        {TW_HC_SIEVE, "BYE \"shutting down\"\r\n", FAIL,
-         "sieve greeting BYE \\x22shutting down\\x22", 0},
+         "sieve greeting NO \"busy\"", 0},
+        {TW_HC_SIEVE, "BYE \"shutting down\"\r\n", FAIL, "sieve greeting BYE \"shutting down\"", 0},
         {TW_HC_SIEVE, "\"IMPL\" x\r\n", FAIL, "not a managesieve greeting: \"\\x22IMPL\\x22 x\"",
          0},
         {TW_HC_SIEVE, "\"open\r\n", FAIL, "not a managesieve greeting: \"\\x22open\"", 0},
@@ -167,7 +166,7 @@ static const struct gcase farewells[] = {
          "pop3 reply to QUIT -ERR Unknown command: PROXY", 0},
         {TW_HC_SIEVE, "OK \"Logout completed.\"\r\n", OK, "", 0},
         {TW_HC_SIEVE, "NO \"Unknown command.\"\r\n", FAIL,
-         "sieve reply to LOGOUT NO \\x22Unknown command.\\x22", 0},
+         "sieve reply to LOGOUT NO \"Unknown command.\"", 0},
         {TW_HC_TCP, "", OK, "", 0},
 };
 
@@ -516,7 +515,7 @@ static void srv_free(struct srv *s)
 struct res {
 	int calls;
 	int status;
-	char why[512];
+	char why[1024];
 	char addr[64];
 	uint64_t latency;
 	uint64_t at_ms; /* when the callback ran */
@@ -852,8 +851,9 @@ static void test_closed_before_greeting(void **state)
 	s = srv_start(close_steps);
 	run_check(s->port, &o, &res);
 	srv_join(s);
-	/* A close with the header unread is a RST, or a FIN if it came late. */
-	if (res.status != TW_EPROTO && res.status != -ECONNRESET)
+	/* A close with the header unread is a RST (seen at the send or the
+	 * read), or a FIN if the header came late. */
+	if (res.status != TW_EPROTO && res.status != -ECONNRESET && res.status != -EPIPE)
 		fail_msg("status %d why %s", res.status, res.why);
 	assert_non_null(strstr(res.why, "right after the PROXY header"));
 	srv_free(s);
