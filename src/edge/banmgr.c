@@ -31,6 +31,11 @@ typedef struct tail {
 	struct tw_banmgr *m;
 } tail_t;
 
+typedef struct pending {
+	tw_store_ban_t ban;
+	bool automatic;
+} pending_t;
+
 struct tw_banmgr {
 	uv_loop_t *loop;
 	uv_timer_t tick;
@@ -38,11 +43,14 @@ struct tw_banmgr {
 	int n_workers;
 	char *spec, *owner;
 	tw_store_t *store;
-	char store_err[256];
+	char store_err[320];
 	tw_store_ban_t *bans; /* in force, as last loaded or added */
 	size_t n_bans;
-	tw_store_ban_t *pending; /* made while the store was away */
+	pending_t *pending; /* made while the store was away */
 	size_t n_pending;
+	struct job *jhead, *jtail; /* store jobs, run one at a time */
+	bool busy, opening, store_down, closing, tick_closed;
+	uint64_t job_started; /* loop time the running job began */
 	tw_cidr_t *allow;
 	size_t n_allow;
 	tw_banset_t *allowset; /* allow only, for the tracker */
@@ -51,12 +59,176 @@ struct tw_banmgr {
 	tail_t *tails;
 	size_t n_tails;
 	uint64_t ticks, auto_bans;
-	bool closing;
 };
 
 static int64_t now_unix(void)
 {
 	return (int64_t)time(NULL);
+}
+
+/*
+ * Store calls run on libuv's thread pool, one at a time (a FIFO of jobs),
+ * so a store that hangs (a frozen database) never stalls the control loop:
+ * readiness, the admin plane and health checks go on, bans are enforced
+ * from memory, and the jobs complete when the store answers.
+ */
+typedef enum jkind { J_OPEN, J_LIST, J_POLL, J_PUT, J_DEL } jkind_t;
+
+typedef struct job {
+	uv_work_t req;
+	struct job *next;
+	tw_banmgr_t *m;
+	jkind_t kind;
+	tw_store_ban_t ban; /* J_PUT (in: guess; out: as written) */
+	bool automatic;	    /* J_PUT: until follows the repeat count */
+	char net[64];	    /* J_DEL */
+	char actor[96];
+	int rc;
+	bool changed;
+	tw_store_t *opened; /* J_OPEN */
+	tw_store_ban_t *list;
+	size_t n;
+	char err[256];
+} job_t;
+
+static void run_next(tw_banmgr_t *m);
+static void job_done(tw_banmgr_t *m, job_t *j);
+
+static void job_work(uv_work_t *req)
+{
+	job_t *j = req->data;
+	tw_banmgr_t *m = j->m;
+	tw_store_t *st = m->store;
+	int64_t now = (int64_t)time(NULL);
+	switch (j->kind) {
+	case J_OPEN:
+		j->rc = tw_store_open(m->spec, m->owner, &j->opened, j->err, sizeof(j->err));
+		if (j->rc == 0)
+			j->rc = tw_store_ban_list(j->opened, now, &j->list, &j->n);
+		break;
+	case J_LIST:
+		j->rc = tw_store_ban_list(st, now, &j->list, &j->n);
+		break;
+	case J_POLL:
+		j->rc = tw_store_poll_changes(st, &j->changed);
+		if (j->rc < 0 || m->store_down) {
+			/* Lost, or was: reconnect, and reload whatever we missed. */
+			j->rc = tw_store_ping(st, j->err, sizeof(j->err));
+			j->changed = true;
+		}
+		if (j->rc == 0 && j->changed)
+			j->rc = tw_store_ban_list(st, now, &j->list, &j->n);
+		break;
+	case J_PUT: {
+		/* The store knows the history: a repeat ban of the same net gets
+		 * the next doubling even when the last one expired long ago. */
+		tw_store_ban_t old;
+		j->ban.repeat = tw_store_ban_get(st, j->ban.net, &old) == 0 ? old.repeat + 1 : 1;
+		if (j->automatic)
+			j->ban.until =
+				j->ban.created +
+				(int64_t)(tw_ban_duration_ms(&m->policy, j->ban.repeat) / 1000);
+		j->rc = tw_store_ban_put(st, &j->ban);
+		if (j->rc == 0) {
+			char detail[400];
+			snprintf(detail, sizeof(detail),
+				 "net=%s until=%" PRId64 " repeat=%d source=%s reason=%s", j->ban.net,
+				 j->ban.until, j->ban.repeat, j->ban.source, j->ban.reason);
+			tw_store_audit_add(st, j->actor, "ban.add", detail);
+		}
+		break;
+	}
+	case J_DEL:
+		j->rc = tw_store_ban_del(st, j->net);
+		if (j->rc == 0)
+			tw_store_audit_add(st, j->actor, "ban.del", j->net);
+		break;
+	}
+	if (j->rc < 0 && j->rc != TW_ENOTFOUND && !j->err[0])
+		snprintf(j->err, sizeof(j->err), "%s",
+			 st ? tw_store_error(st) : "store not open");
+}
+
+static void job_after(uv_work_t *req, int status)
+{
+	job_t *j = req->data;
+	tw_banmgr_t *m = j->m;
+	TW_UNUSED(status);
+	m->busy = false;
+	if (m->closing) {
+		if (j->opened)
+			tw_store_close(j->opened);
+		free(j->list);
+		free(j);
+		run_next(m);
+		return;
+	}
+	job_done(m, j);
+	free(j->list);
+	free(j);
+	run_next(m);
+}
+
+static void submit(tw_banmgr_t *m, job_t *j)
+{
+	j->m = m;
+	j->req.data = j;
+	if (m->jtail)
+		m->jtail->next = j;
+	else
+		m->jhead = j;
+	m->jtail = j;
+	run_next(m);
+}
+
+static void finalize(tw_banmgr_t *m);
+
+static void run_next(tw_banmgr_t *m)
+{
+	if (m->busy)
+		return;
+	job_t *j = m->jhead;
+	if (m->closing) {
+		/* Drop what is queued; free once nothing runs. */
+		while (j) {
+			job_t *n = j->next;
+			free(j);
+			j = n;
+		}
+		m->jhead = m->jtail = NULL;
+		finalize(m);
+		return;
+	}
+	if (!j)
+		return;
+	/* Without a store only opening makes sense. */
+	if (!m->store && j->kind != J_OPEN) {
+		m->jhead = j->next;
+		if (!m->jhead)
+			m->jtail = NULL;
+		j->rc = -ENOTCONN;
+		snprintf(j->err, sizeof(j->err), "store not open");
+		job_done(m, j);
+		free(j);
+		run_next(m);
+		return;
+	}
+	m->jhead = j->next;
+	if (!m->jhead)
+		m->jtail = NULL;
+	m->busy = true;
+	m->job_started = uv_now(m->loop);
+	if (uv_queue_work(m->loop, &j->req, job_work, job_after) != 0) {
+		m->busy = false;
+		free(j);
+	}
+}
+
+static job_t *new_job(jkind_t kind)
+{
+	job_t *j = tw_xcalloc(1, sizeof(*j));
+	j->kind = kind;
+	return j;
 }
 
 static void publish(tw_banmgr_t *m)
@@ -87,63 +259,26 @@ static void publish(tw_banmgr_t *m)
 	tw_banset_unref(set);
 }
 
-static void store_lost(tw_banmgr_t *m, const char *what)
+static void store_lost(tw_banmgr_t *m, const char *what, const char *err)
 {
-	snprintf(m->store_err, sizeof(m->store_err), "%s: %s", what,
-	         m->store ? tw_store_error(m->store) : "not open");
-	tw_log(TW_LOG_WARN, "event=store_error error=\"%s\" (bans stay in memory)", m->store_err);
+	char clean[200];
+	snprintf(clean, sizeof(clean), "%s", err && *err ? err : "unknown error");
+	for (char *p = clean; *p; p++)
+		if (*p == '"' || *p == '\n')
+			*p = '\'';
+	snprintf(m->store_err, sizeof(m->store_err), "%s: %s", what, clean);
+	if (!m->store_down)
+		tw_log(TW_LOG_WARN, "event=store_error error=\"%s\" (bans stay in memory)",
+		       m->store_err);
+	m->store_down = true;
 }
 
-/* Replaces the in-memory list by the store's (plus what is still pending). */
-static bool reload_from_store(tw_banmgr_t *m)
+static void store_ok(tw_banmgr_t *m)
 {
-	tw_store_ban_t *v = NULL;
-	size_t n = 0;
-	if (!m->store || tw_store_ban_list(m->store, now_unix(), &v, &n) < 0) {
-		store_lost(m, "listing bans");
-		return false;
-	}
-	free(m->bans);
-	m->bans = v;
-	m->n_bans = n;
-	for (size_t i = 0; i < m->n_pending; i++) {
-		tw_store_ban_t *nb = realloc(m->bans, (m->n_bans + 1) * sizeof(*nb));
-		if (!nb)
-			break;
-		m->bans = nb;
-		m->bans[m->n_bans++] = m->pending[i];
-	}
+	if (m->store_down)
+		tw_log(TW_LOG_INFO, "event=store_back");
+	m->store_down = false;
 	m->store_err[0] = '\0';
-	publish(m);
-	return true;
-}
-
-static void open_store(tw_banmgr_t *m)
-{
-	char err[256], red[256];
-	if (tw_store_open(m->spec, m->owner, &m->store, err, sizeof(err)) < 0) {
-		m->store = NULL;
-		snprintf(m->store_err, sizeof(m->store_err), "%s", err);
-		if (m->ticks == 0) {
-			tw_store_redact(m->spec, red, sizeof(red));
-			tw_log(TW_LOG_WARN, "event=store_error state=%s error=\"%s\" (retrying)",
-			       red, err);
-		}
-		return;
-	}
-	tw_store_redact(m->spec, red, sizeof(red));
-	tw_log(TW_LOG_INFO, "event=store_open kind=%s state=%s", tw_store_kind(m->store), red);
-	reload_from_store(m);
-}
-
-/* Writes what was decided while the store was away. */
-static void flush_pending(tw_banmgr_t *m)
-{
-	size_t kept = 0;
-	for (size_t i = 0; i < m->n_pending; i++)
-		if (tw_store_ban_put(m->store, &m->pending[i]) < 0)
-			m->pending[kept++] = m->pending[i];
-	m->n_pending = kept;
 }
 
 static void remember(tw_banmgr_t *m, const tw_store_ban_t *b)
@@ -160,33 +295,125 @@ static void remember(tw_banmgr_t *m, const tw_store_ban_t *b)
 	m->bans[m->n_bans++] = *b;
 }
 
-/* Writes ban b (store, or pending when it is away) and enforces it. */
-static int put_ban(tw_banmgr_t *m, tw_store_ban_t *b, const char *actor)
+static void add_pending(tw_banmgr_t *m, const tw_store_ban_t *b, bool automatic)
 {
-	if (m->store && tw_store_ban_put(m->store, b) == 0) {
-		char detail[400];
-		snprintf(detail, sizeof(detail), "net=%s until=%" PRId64 " source=%s reason=%s",
-		         b->net, b->until, b->source, b->reason);
-		tw_store_audit_add(m->store, actor, "ban.add", detail);
-	} else {
-		if (m->store)
-			store_lost(m, "writing a ban");
-		tw_store_ban_t *np = realloc(m->pending, (m->n_pending + 1) * sizeof(*np));
-		if (np) {
-			m->pending = np;
-			m->pending[m->n_pending++] = *b;
+	for (size_t i = 0; i < m->n_pending; i++)
+		if (strcmp(m->pending[i].ban.net, b->net) == 0) {
+			m->pending[i].ban = *b;
+			m->pending[i].automatic = automatic;
+			return;
 		}
+	pending_t *np = realloc(m->pending, (m->n_pending + 1) * sizeof(*np));
+	if (!np)
+		return;
+	m->pending = np;
+	m->pending[m->n_pending].ban = *b;
+	m->pending[m->n_pending].automatic = automatic;
+	m->n_pending++;
+}
+
+/* The store's list replaces ours; bans still waiting to be written stay. */
+static void take_list(tw_banmgr_t *m, tw_store_ban_t *v, size_t n)
+{
+	free(m->bans);
+	m->bans = v;
+	m->n_bans = n;
+	for (size_t i = 0; i < m->n_pending; i++)
+		remember(m, &m->pending[i].ban);
+	publish(m);
+}
+
+static void write_ban(tw_banmgr_t *m, const tw_store_ban_t *b, bool automatic, const char *actor)
+{
+	job_t *j = new_job(J_PUT);
+	j->ban = *b;
+	j->automatic = automatic;
+	tw_strlcpy(j->actor, actor, sizeof(j->actor));
+	submit(m, j);
+}
+
+static void job_done(tw_banmgr_t *m, job_t *j)
+{
+	switch (j->kind) {
+	case J_OPEN: {
+		char red[256];
+		tw_store_redact(m->spec, red, sizeof(red));
+		m->opening = false;
+		if (j->rc < 0) {
+			if (j->opened)
+				tw_store_close(j->opened);
+			store_lost(m, "opening the store", j->err);
+			return;
+		}
+		m->store = j->opened;
+		tw_log(TW_LOG_INFO, "event=store_open kind=%s state=%s", tw_store_kind(m->store),
+		       red);
+		store_ok(m);
+		take_list(m, j->list, j->n);
+		j->list = NULL;
+		break;
 	}
+	case J_LIST:
+	case J_POLL:
+		if (j->rc < 0) {
+			store_lost(m, j->kind == J_LIST ? "listing bans" : "polling for changes",
+				   j->err);
+			return;
+		}
+		store_ok(m);
+		if (j->list) {
+			take_list(m, j->list, j->n);
+			j->list = NULL;
+		}
+		/* Back: write what was decided meanwhile. */
+		while (m->n_pending) {
+			pending_t p = m->pending[--m->n_pending];
+			write_ban(m, &p.ban, p.automatic, "edge:catch-up");
+		}
+		break;
+	case J_PUT:
+		if (j->rc < 0) {
+			store_lost(m, "writing a ban", j->err);
+			add_pending(m, &j->ban, j->automatic);
+			return;
+		}
+		store_ok(m);
+		/* The store decided repeat and, for automatic bans, until. */
+		remember(m, &j->ban);
+		publish(m);
+		break;
+	case J_DEL:
+		if (j->rc < 0 && j->rc != TW_ENOTFOUND) {
+			store_lost(m, "deleting a ban", j->err);
+			return;
+		}
+		break;
+	}
+}
+
+static void open_store(tw_banmgr_t *m)
+{
+	if (m->opening)
+		return;
+	m->opening = true;
+	submit(m, new_job(J_OPEN));
+}
+
+/* Enforces ban b now and has it written (or kept until the store is back). */
+static int put_ban(tw_banmgr_t *m, tw_store_ban_t *b, bool automatic, const char *actor)
+{
 	remember(m, b);
 	publish(m);
+	if (m->store && !m->store_down)
+		write_ban(m, b, automatic, actor);
+	else
+		add_pending(m, b, automatic);
 	return 0;
 }
 
+/* Our best knowledge without asking the store (the write job asks it). */
 static int32_t prev_repeat(tw_banmgr_t *m, const char *net)
 {
-	tw_store_ban_t old;
-	if (m->store && tw_store_ban_get(m->store, net, &old) == 0)
-		return old.repeat;
 	for (size_t i = 0; i < m->n_bans; i++)
 		if (strcmp(m->bans[i].net, net) == 0)
 			return m->bans[i].repeat;
@@ -218,7 +445,7 @@ static void handle_event(tw_banmgr_t *m, tw_ban_event_t type, const struct socka
 	m->auto_bans++;
 	tw_log(TW_LOG_WARN, "event=ban net=%s source=%s repeat=%d until=%" PRId64 " reason=\"%s\"",
 	       b.net, b.source, b.repeat, b.until, b.reason);
-	put_ban(m, &b, "edge:auto");
+	put_ban(m, &b, true, "edge:auto");
 }
 
 static void on_line(void *arg, const char *line, size_t len)
@@ -277,25 +504,9 @@ static void on_tick(uv_timer_t *h)
 	if (!m->store) {
 		if (m->ticks % RETRY_EVERY == 0)
 			open_store(m);
-		return;
-	}
-	if (m->ticks % POLL_EVERY == 0) {
-		bool changed = false;
-		if (tw_store_poll_changes(m->store, &changed) < 0 || m->store_err[0]) {
-			char err[256];
-			if (tw_store_ping(m->store, err, sizeof(err)) < 0) {
-				if (!m->store_err[0])
-					store_lost(m, "polling for changes");
-				return;
-			}
-			tw_log(TW_LOG_INFO, "event=store_back");
-			m->store_err[0] = '\0';
-			changed = true;
-		}
-		if (m->n_pending)
-			flush_pending(m);
-		if (changed)
-			reload_from_store(m);
+	} else if (m->ticks % (m->store_down ? RETRY_EVERY / 4 : POLL_EVERY) == 0 && !m->busy &&
+		   !m->jhead) {
+		submit(m, new_job(J_POLL));
 	}
 	/* Expired bans leave the published set on their own (checked at
 	 * lookup); republish now and then so the set doesn't keep them. */
@@ -378,7 +589,7 @@ tw_banmgr_t *tw_banmgr_new(uv_loop_t *loop, const tw_config_t *cfg, tw_store_t *
 		m->store = store;
 		tw_store_redact(m->spec, red, sizeof(red));
 		tw_log(TW_LOG_INFO, "event=store_open kind=%s state=%s", tw_store_kind(store), red);
-		reload_from_store(m);
+		submit(m, new_job(J_LIST));
 	} else {
 		open_store(m);
 	}
@@ -391,6 +602,18 @@ tw_banmgr_t *tw_banmgr_new(uv_loop_t *loop, const tw_config_t *cfg, tw_store_t *
 static void tick_closed(uv_handle_t *h)
 {
 	tw_banmgr_t *m = h->data;
+	m->tick_closed = true;
+	finalize(m);
+}
+
+/* Frees m once the timer is closed and no store job runs. */
+static void finalize(tw_banmgr_t *m)
+{
+	if (!m->closing || !m->tick_closed || m->busy)
+		return;
+	tw_store_close(m->store);
+	free(m->spec);
+	free(m->owner);
 	free(m);
 }
 
@@ -399,15 +622,19 @@ void tw_banmgr_free(tw_banmgr_t *m)
 	if (!m)
 		return;
 	configure_tails(m, &(tw_config_t){0});
-	tw_store_close(m->store);
 	tw_bantrack_free(m->track);
+	m->track = NULL;
 	tw_banset_unref(m->allowset);
+	m->allowset = NULL;
 	free(m->bans);
+	m->bans = NULL;
 	free(m->pending);
+	m->pending = NULL;
 	free(m->allow);
-	free(m->spec);
-	free(m->owner);
+	m->allow = NULL;
+	m->closing = true;
 	uv_close((uv_handle_t *)&m->tick, tick_closed);
+	run_next(m);
 }
 
 int tw_banmgr_add(tw_banmgr_t *m, const char *net, uint64_t for_ms, const char *reason,
@@ -423,7 +650,7 @@ int tw_banmgr_add(tw_banmgr_t *m, const char *net, uint64_t for_ms, const char *
 	b.repeat = prev_repeat(m, b.net) + 1;
 	tw_strlcpy(b.source, "manual", sizeof(b.source));
 	tw_strlcpy(b.reason, reason && *reason ? reason : "manual", sizeof(b.reason));
-	return put_ban(m, &b, actor);
+	return put_ban(m, &b, false, actor);
 }
 
 int tw_banmgr_del(tw_banmgr_t *m, const char *net, const char *actor, char *err, size_t errlen)
@@ -444,18 +671,15 @@ int tw_banmgr_del(tw_banmgr_t *m, const char *net, const char *actor, char *err,
 	m->n_bans = k;
 	k = 0;
 	for (size_t i = 0; i < m->n_pending; i++)
-		if (strcmp(m->pending[i].net, text) != 0)
+		if (strcmp(m->pending[i].ban.net, text) != 0)
 			m->pending[k++] = m->pending[i];
 	m->n_pending = k;
-	if (m->store) {
-		int rc = tw_store_ban_del(m->store, text);
-		if (rc == 0) {
-			found = true;
-			tw_store_audit_add(m->store, actor, "ban.del", text);
-		} else if (rc != TW_ENOTFOUND) {
-			store_lost(m, "deleting a ban");
-		}
-	}
+	/* The store may hold a ban we never loaded (written a moment ago by
+	 * another edge): delete there too, without waiting for the answer. */
+	job_t *j = new_job(J_DEL);
+	tw_strlcpy(j->net, text, sizeof(j->net));
+	tw_strlcpy(j->actor, actor, sizeof(j->actor));
+	submit(m, j);
 	publish(m);
 	if (!found) {
 		snprintf(err, errlen, "no ban for %s", text);
@@ -501,7 +725,15 @@ size_t tw_banmgr_list(const tw_banmgr_t *m, tw_store_ban_t **out)
 
 bool tw_banmgr_store_ok(const tw_banmgr_t *m, char *why, size_t size)
 {
-	bool ok = m->store && !m->store_err[0];
+	bool ok = m->store && !m->store_down;
+	uint64_t stuck = m->busy ? uv_now(m->loop) - m->job_started : 0;
+	if (ok && stuck > 5000) {
+		/* A call that doesn't come back (a frozen database) is as bad as
+		 * one that fails; say so while it lasts. */
+		if (why && size)
+			snprintf(why, size, "not answering for %" PRIu64 " s", stuck / 1000);
+		return false;
+	}
 	if (why && size)
 		snprintf(why, size, "%s", ok ? "ok" : m->store_err[0] ? m->store_err : "not open");
 	return ok;

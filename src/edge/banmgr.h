@@ -12,9 +12,8 @@
  *   - tails the `log_ban` files and counts matching lines as reports.
  * The store going away never stops traffic: the in-memory list stays, bans
  * made meanwhile are written when it comes back, and its state is reported.
- * Store calls block (SQLite: a local file, milliseconds; PostgreSQL: the
- * network, bounded by connect and TCP timeouts) on the control loop, never
- * on a worker.
+ * Store calls run on libuv's thread pool, one at a time, never on the
+ * control loop or a worker: a frozen database delays writes, nothing else.
  */
 #ifndef TW_EDGE_BANMGR_H
 #define TW_EDGE_BANMGR_H
