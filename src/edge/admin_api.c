@@ -265,6 +265,19 @@ static void metrics(const tw_edge_view_t *v, tw_admin_resp_t *r)
 	}
 	sb_printf(&b, "tailwart_dial_seconds_sum %.3f\ntailwart_dial_seconds_count %" PRIu64 "\n",
 	          (double)SUM(dial_ms_sum) / 1000.0, SUM(dial_count));
+	uint64_t pipes = 0, bufs = 0;
+	for (int i = 0; i < v->n_workers; i++) {
+		uint64_t pp, bb;
+		tw_worker_pool_in_use(v->workers[i], &pp, &bb);
+		pipes += pp;
+		bufs += bb;
+	}
+	sb_printf(&b,
+	          "# HELP tailwart_relay_in_use relay pipes and buffers held by connections\n"
+	          "# TYPE tailwart_relay_in_use gauge\n"
+	          "tailwart_relay_in_use{kind=\"pipe\"} %" PRIu64 "\n"
+	          "tailwart_relay_in_use{kind=\"buffer\"} %" PRIu64 "\n",
+	          pipes, bufs);
 	sb_printf(&b,
 	          "# TYPE tailwart_accept_paused_total counter\ntailwart_accept_paused_total "
 	          "%" PRIu64 "\n",

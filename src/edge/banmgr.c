@@ -80,8 +80,8 @@ typedef struct job {
 	tw_banmgr_t *m;
 	jkind_t kind;
 	tw_store_ban_t ban; /* J_PUT (in: guess; out: as written) */
-	bool automatic;	    /* J_PUT: until follows the repeat count */
-	char net[64];	    /* J_DEL */
+	bool automatic;     /* J_PUT: until follows the repeat count */
+	char net[64];       /* J_DEL */
 	char actor[96];
 	int rc;
 	bool changed;
@@ -106,9 +106,7 @@ static void job_work(uv_work_t *req)
 		if (j->rc == 0)
 			j->rc = tw_store_ban_list(j->opened, now, &j->list, &j->n);
 		break;
-	case J_LIST:
-		j->rc = tw_store_ban_list(st, now, &j->list, &j->n);
-		break;
+	case J_LIST: j->rc = tw_store_ban_list(st, now, &j->list, &j->n); break;
 	case J_POLL:
 		j->rc = tw_store_poll_changes(st, &j->changed);
 		if (j->rc < 0 || m->store_down) {
@@ -126,14 +124,15 @@ static void job_work(uv_work_t *req)
 		j->ban.repeat = tw_store_ban_get(st, j->ban.net, &old) == 0 ? old.repeat + 1 : 1;
 		if (j->automatic)
 			j->ban.until =
-				j->ban.created +
-				(int64_t)(tw_ban_duration_ms(&m->policy, j->ban.repeat) / 1000);
+			        j->ban.created +
+			        (int64_t)(tw_ban_duration_ms(&m->policy, j->ban.repeat) / 1000);
 		j->rc = tw_store_ban_put(st, &j->ban);
 		if (j->rc == 0) {
 			char detail[400];
 			snprintf(detail, sizeof(detail),
-				 "net=%s until=%" PRId64 " repeat=%d source=%s reason=%s", j->ban.net,
-				 j->ban.until, j->ban.repeat, j->ban.source, j->ban.reason);
+			         "net=%s until=%" PRId64 " repeat=%d source=%s reason=%s",
+			         j->ban.net, j->ban.until, j->ban.repeat, j->ban.source,
+			         j->ban.reason);
 			tw_store_audit_add(st, j->actor, "ban.add", detail);
 		}
 		break;
@@ -145,8 +144,7 @@ static void job_work(uv_work_t *req)
 		break;
 	}
 	if (j->rc < 0 && j->rc != TW_ENOTFOUND && !j->err[0])
-		snprintf(j->err, sizeof(j->err), "%s",
-			 st ? tw_store_error(st) : "store not open");
+		snprintf(j->err, sizeof(j->err), "%s", st ? tw_store_error(st) : "store not open");
 }
 
 static void job_after(uv_work_t *req, int status)
@@ -357,7 +355,7 @@ static void job_done(tw_banmgr_t *m, job_t *j)
 	case J_POLL:
 		if (j->rc < 0) {
 			store_lost(m, j->kind == J_LIST ? "listing bans" : "polling for changes",
-				   j->err);
+			           j->err);
 			return;
 		}
 		store_ok(m);
@@ -505,7 +503,7 @@ static void on_tick(uv_timer_t *h)
 		if (m->ticks % RETRY_EVERY == 0)
 			open_store(m);
 	} else if (m->ticks % (m->store_down ? RETRY_EVERY / 4 : POLL_EVERY) == 0 && !m->busy &&
-		   !m->jhead) {
+	           !m->jhead) {
 		submit(m, new_job(J_POLL));
 	}
 	/* Expired bans leave the published set on their own (checked at

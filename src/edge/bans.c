@@ -273,6 +273,11 @@ void tw_bantrack_free(tw_bantrack_t *t)
 
 void tw_bantrack_set_policy(tw_bantrack_t *t, const tw_ban_policy_t *p)
 {
+	tw_ban_policy_t defaults;
+	if (!p) {
+		tw_ban_policy_defaults(&defaults);
+		p = &defaults;
+	}
 	if (p->v4_prefix != t->p.v4_prefix || p->v6_prefix != t->p.v6_prefix) {
 		/* The identities themselves change shape. */
 		drop_all(t);

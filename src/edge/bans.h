@@ -81,8 +81,9 @@ void tw_ban_policy_defaults(tw_ban_policy_t *p);
 
 typedef struct tw_bantrack tw_bantrack_t;
 
+/* p NULL: tw_ban_policy_defaults() (every rule off). NULL when out of memory. */
 tw_bantrack_t *tw_bantrack_new(const tw_ban_policy_t *p);
-void tw_bantrack_free(tw_bantrack_t *t);
+void tw_bantrack_free(tw_bantrack_t *t); /* NULL ok */
 void tw_bantrack_set_policy(tw_bantrack_t *t, const tw_ban_policy_t *p);
 /*
  * Counting is a leaky bucket per rule and identity (two integers, no log of

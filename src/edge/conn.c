@@ -399,7 +399,7 @@ static int send_greeting(tw_conn_t *c)
 			c->c2b.buf = malloc(TW_RELAY_BUF);
 			if (!c->c2b.buf || len - sent > TW_RELAY_BUF)
 				return -ENOMEM;
-			c->w->pool.bufs_in_use++;
+			atomic_fetch_add_explicit(&c->w->pool.bufs_in_use, 1, memory_order_relaxed);
 			memcpy(c->c2b.buf, c->ibuf + c->ioff + sent, len - sent);
 			c->c2b.buf_off = 0;
 			c->c2b.buf_len = len - sent;

@@ -84,17 +84,20 @@ static size_t bracket_end(const char *s, size_t i, bool *has_addr)
  * "((a{9}){9}){9}") grow exponentially and can exhaust memory while the
  * config loads; and copies of something that matches the empty string
  * ("(a*){4000}") give every copy an epsilon closure over all the others,
- * quadratic in time and memory. This estimates both the way regcomp builds
- * them and says no before it tries. The bounds keep regcomp in the tens of
- * milliseconds while leaving room for any pattern a log needs.
+ * quadratic in time and memory; regexec's memory grows with the nodes
+ * too. This estimates both the way regcomp builds them and says no before
+ * it tries. The bounds keep regcomp within tens of milliseconds and
+ * megabytes ("<ADDR>" alone is about 70 nodes; ".{0,500}" is 500 and
+ * 250000 of closure) while leaving room for any pattern a log needs.
  */
-#define COST_MAX    10000   /* NFA nodes */
+#define COST_MAX    1500    /* NFA nodes */
 #define CLOSURE_MAX 1000000 /* epsilon-closure work: sum of (nullable copies)^2 */
 
-static uint64_t repeat_factor(const char *s, size_t *i, bool *zero)
+/* s[*i] == '{': an interval "{n}", "{n,}", "{,m}" or "{n,m}"? Then *i moves
+ * past it, *copies is the copies regcomp makes (may be 0) and *min the
+ * required ones. Otherwise false (regcomp then decides what "{" is). */
+static bool repeat_factor(const char *s, size_t *i, uint64_t *copies, uint64_t *min)
 {
-	/* s[*i] == '{': "{n}", "{n,}", "{,m}", "{n,m}"; 0 when not an interval
-	 * (regcomp then decides what it is). */
 	size_t j = *i + 1, nd = 0, md = 0;
 	uint64_t n = 0, m = 0;
 	while (s[j] >= '0' && s[j] <= '9' && nd < 6)
@@ -106,11 +109,12 @@ static uint64_t repeat_factor(const char *s, size_t *i, bool *zero)
 			m = m * 10 + (uint64_t)(s[j++] - '0'), md++;
 	}
 	if (s[j] != '}' || (nd == 0 && md == 0))
-		return 0;
+		return false;
 	*i = j + 1;
-	*zero = n == 0;
+	*min = n;
 	uint64_t f = comma ? (md ? m : n + 1) : n;
-	return f > n ? f : n;
+	*copies = f > n ? f : n;
+	return true;
 }
 
 typedef struct frame {
@@ -139,7 +143,13 @@ static bool frame_nullable(const frame_t *f)
 	return f->any_nullable || (f->prefix_nullable && f->last_nullable);
 }
 
-static bool too_costly(const char *re)
+#define TOO_COMPLEX "pattern too complex: its repetitions expand too far"
+#define EMPTY_LOOP                                                                                 \
+	"unbounded repetition of a part that can match the empty string (like \"(a*)+\" or "       \
+	"\"(x|)*\") is not supported"
+
+/* NULL, or why regcomp must not see re. */
+static const char *too_costly(const char *re)
 {
 	frame_t st[64];
 	int depth = 0;
@@ -150,7 +160,7 @@ static bool too_costly(const char *re)
 		char c = re[i];
 		if (c == '(') {
 			if (++depth == (int)TW_ARRAY_LEN(st))
-				return true;
+				return TOO_COMPLEX;
 			frame_open(&st[depth]);
 			i++;
 			continue;
@@ -169,26 +179,41 @@ static bool too_costly(const char *re)
 			i++;
 			continue;
 		} else if (c == '*' || c == '?' || c == '+' || c == '{') {
-			uint64_t n = f->last, m, copies = 1;
-			bool zero = c != '+';
+			/* x{n,m} is n copies of x then m-n nested optional ones,
+			 * which match "" whatever x is; x+ is xx*. */
+			uint64_t n = f->last, copies, min;
+			bool unbounded = c != '?';
 			if (c == '{') {
-				copies = repeat_factor(re, &i, &zero);
-				if (copies == 0) { /* a literal "{" */
+				if (!repeat_factor(re, &i, &copies, &min)) { /* a literal "{" */
 					frame_atom(f, 1, false);
 					i++;
 					continue;
 				}
-				m = n * copies + 1;
+				unbounded = re[i - 2] == ','; /* "{n,}" */
 			} else {
 				copies = c == '+' ? 2 : 1;
-				m = copies * n + 1;
+				min = c == '+' ? 1 : 0;
 				i++;
 			}
-			if (f->last_nullable && copies > 1)
-				closure += m * m;
+			if (n == 0) { /* nothing to repeat: regcomp's to judge */
+				frame_atom(f, 1, false);
+				continue;
+			}
+			/* A loop whose body matches "" is an epsilon cycle: glibc
+			 * recomputes closures around it, exponentially in what
+			 * else is nullable nearby (found by fuzz_logban). */
+			if (unbounded && f->last_nullable)
+				return EMPTY_LOOP;
+			uint64_t m = copies * n + 1;
+			if (m > COST_MAX)
+				return TOO_COMPLEX;
+			uint64_t chain =
+			        f->last_nullable ? m : (copies - (min < copies ? min : copies)) * n;
+			if (copies > 1)
+				closure += chain * chain;
 			f->size = f->size - n + m;
 			f->last = m;
-			f->last_nullable = f->last_nullable || zero;
+			f->last_nullable = f->last_nullable || min == 0;
 		} else {
 			if (c == '\\')
 				i += re[i + 1] ? 2 : 1;
@@ -202,9 +227,9 @@ static bool too_costly(const char *re)
 			frame_atom(f, 1, c == '^' || c == '$');
 		}
 		if (st[depth].size > COST_MAX || closure > CLOSURE_MAX)
-			return true;
+			return TOO_COMPLEX;
 	}
-	return false;
+	return NULL;
 }
 
 int tw_logban_compile(const char *pattern, tw_logban_t **out, char *err, size_t errlen)
@@ -270,13 +295,12 @@ int tw_logban_compile(const char *pattern, tw_logban_t **out, char *err, size_t 
 	snprintf(expanded, elen, "%.*s%s%s", (int)at, pattern, RE_ADDR,
 	         pattern + at + PLACEHOLDER_LEN);
 
-	if (too_costly(expanded)) {
+	const char *why = too_costly(expanded);
+	if (why) {
 		free(expanded);
 		free(lb);
 		free(copy);
-		return fail(err, errlen,
-		            "pattern too complex: its repetitions (\"+\", \"{n,m}\") nest or "
-		            "stack too deep");
+		return fail(err, errlen, "%s", why);
 	}
 	int rc = regcomp(&lb->re, expanded, REG_EXTENDED);
 	free(expanded);

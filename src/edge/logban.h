@@ -10,8 +10,8 @@
  * written in brackets ("[2001:db8::1]") or as ::ffff:a.b.c.d. Back-references
  * are refused (glibc matches them by backtracking: a crafted user name in a
  * log line could stall the control thread), and so are repetitions that
- * stack or nest so deep that regcomp would copy them past a bound
- * ("a++++++++", "((a{99}){99}){99}"). The captured text must parse as an
+ * regcomp would expand past a bound ("a++++++++", "((a{99}){99}){99}",
+ * "(a*){4000}"): such patterns cost it seconds and gigabytes. The captured text must parse as an
  * address (inet_pton), else the line does not match; the leftmost candidate
  * that parses wins (a time stamp like 07:23:19 that looks like IPv6 is skipped;
  * at most 8 candidates are tried per line).

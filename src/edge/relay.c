@@ -44,13 +44,13 @@ static int pipe_get(tw_relay_pool_t *p, int out[2])
 		fcntl(out[1], F_SETPIPE_SZ, TW_RELAY_PIPE);
 		p->pipes_open++;
 	}
-	p->pipes_in_use++;
+	atomic_fetch_add_explicit(&p->pipes_in_use, 1, memory_order_relaxed);
 	return 0;
 }
 
 static void pipe_put(tw_relay_pool_t *p, int fds[2], bool clean)
 {
-	p->pipes_in_use--;
+	atomic_fetch_sub_explicit(&p->pipes_in_use, 1, memory_order_relaxed);
 	if (clean && p->n_pipes < POOL_KEEP) {
 		if (p->n_pipes == p->cap_pipes) {
 			size_t cap = p->cap_pipes ? p->cap_pipes * 2 : 16;
@@ -77,13 +77,13 @@ static uint8_t *buf_get(tw_relay_pool_t *p)
 {
 	void *b = p->n_bufs ? p->bufs[--p->n_bufs] : malloc(TW_RELAY_BUF);
 	if (b)
-		p->bufs_in_use++;
+		atomic_fetch_add_explicit(&p->bufs_in_use, 1, memory_order_relaxed);
 	return b;
 }
 
 static void buf_put(tw_relay_pool_t *p, uint8_t *b)
 {
-	p->bufs_in_use--;
+	atomic_fetch_sub_explicit(&p->bufs_in_use, 1, memory_order_relaxed);
 	if (p->n_bufs < POOL_KEEP) {
 		if (p->n_bufs == p->cap_bufs) {
 			size_t cap = p->cap_bufs ? p->cap_bufs * 2 : 16;

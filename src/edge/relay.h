@@ -19,6 +19,8 @@
 
 #include "util/tw.h"
 
+#include <stdatomic.h>
+
 #define TW_RELAY_BUF  16384
 #define TW_RELAY_PIPE 65536
 
@@ -27,8 +29,9 @@ typedef struct tw_relay_pool {
 	size_t n_pipes, cap_pipes;
 	void **bufs;
 	size_t n_bufs, cap_bufs;
-	size_t pipes_in_use, bufs_in_use; /* counters for metrics and leak tests */
-	size_t pipes_open;                /* pipes that exist, pooled or in use */
+	/* Held by connections now; written by the worker, read by metrics. */
+	atomic_size_t pipes_in_use, bufs_in_use;
+	size_t pipes_open; /* pipes that exist, pooled or in use */
 	bool no_splice;
 } tw_relay_pool_t;
 

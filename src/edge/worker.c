@@ -370,3 +370,9 @@ uint64_t tw_worker_active(const tw_worker_t *w)
 {
 	return atomic_load(&w->stats.active);
 }
+
+void tw_worker_pool_in_use(const tw_worker_t *w, uint64_t *pipes, uint64_t *bufs)
+{
+	*pipes = atomic_load_explicit(&w->pool.pipes_in_use, memory_order_relaxed);
+	*bufs = atomic_load_explicit(&w->pool.bufs_in_use, memory_order_relaxed);
+}

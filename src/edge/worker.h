@@ -41,7 +41,6 @@ typedef struct tw_worker_stats {
 	atomic_uint_fast64_t accept_paused; /* EMFILE/ENFILE pauses */
 	atomic_uint_fast64_t over_maxconn;
 	atomic_uint_fast64_t no_route, hello_fail, proxy_fail, dial_fail, tempfail;
-	atomic_uint_fast64_t pipes_in_use, bufs_in_use;
 	atomic_uint_fast64_t ends[TW_END_REASONS]; /* by tw_end_t */
 	atomic_uint_fast64_t bytes_in, bytes_out;
 	atomic_uint_fast64_t dial_fail_v4, dial_fail_v6;
@@ -91,5 +90,7 @@ void tw_worker_join(tw_worker_t *w); /* waits for the thread, frees the worker *
 
 const tw_worker_stats_t *tw_worker_stats(const tw_worker_t *w);
 uint64_t tw_worker_active(const tw_worker_t *w);
+/* Relay pipes and buffers held by this worker's connections right now. */
+void tw_worker_pool_in_use(const tw_worker_t *w, uint64_t *pipes, uint64_t *bufs);
 
 #endif

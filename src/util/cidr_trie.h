@@ -6,6 +6,10 @@
  * long as nobody writes it: the ban list publishes a new trie instead of
  * changing a published one. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d)
  * are looked up as IPv4. Values are opaque pointers owned by the caller.
+ *
+ * Insert, remove, get and lookup cost O(prefix bits) whatever the number of
+ * entries (at most 33 or 129 nodes on a path); memory is under two 48-byte
+ * nodes per entry.
  */
 #ifndef TW_UTIL_CIDR_TRIE_H
 #define TW_UTIL_CIDR_TRIE_H
