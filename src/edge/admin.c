@@ -44,6 +44,15 @@ struct tw_admin {
 	void *arg;
 };
 
+/* The path is percent-decoded once, by tw_admin_split_path, so an escaped
+ * "/" stays part of its segment; libmicrohttpd must not decode it first. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	TW_UNUSED(cls);
+	TW_UNUSED(c);
+	return strlen(s);
+}
+
 static void call_free(call_t *c)
 {
 	free(c->body);
@@ -266,13 +275,13 @@ int tw_admin_start(uv_loop_t *ctl_loop, const char *bind, const char *token, tw_
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	a->mhd = MHD_start_daemon(flags, tw_addr_port((struct sockaddr *)&ss), NULL, NULL,
-	                          on_request, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
-	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-	                          MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	a->mhd = MHD_start_daemon(
+	        flags, tw_addr_port((struct sockaddr *)&ss), NULL, NULL, on_request, a,
+	        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
+	        on_completed, a, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	        (size_t)(128 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+	        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
 	if (!a->mhd) {
 		snprintf(err, errlen,
 		         "cannot listen on admin.bind %s (in use, or not an address here)", bind);
@@ -337,6 +346,8 @@ static int hexval(char c)
 static bool pct_decode(const char *s, size_t n, char *out, size_t outsz, size_t *outlen)
 {
 	size_t o = 0;
+	if (outsz == 0)
+		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (ch == '%') {
@@ -401,8 +412,9 @@ const char *tw_admin_query_get(const char *query, const char *key, char *buf, si
 		if (len >= kl && strncmp(p, key, kl) == 0 && (len == kl || p[kl] == '=')) {
 			size_t dl;
 			if (len == kl) {
-				if (bufsz)
-					buf[0] = '\0';
+				if (!bufsz)
+					return NULL;
+				buf[0] = '\0';
 				return buf;
 			}
 			if (!pct_decode(p + kl + 1, len - kl - 1, buf, bufsz, &dl))

@@ -93,7 +93,10 @@ static void text(tw_admin_resp_t *r, int status, const char *msg)
 static void json(tw_admin_resp_t *r, int status, json_t *j)
 {
 	r->status = status;
-	r->body = json_dumps(j, JSON_INDENT(2));
+	/* json_pack refuses what isn't UTF-8 (a name from a path, say):
+	 * answer that rather than an empty body. */
+	r->body = j ? json_dumps(j, JSON_INDENT(2))
+	            : tw_xstrdup("{\"error\": \"the answer holds text that is not UTF-8\"}");
 	r->ctype = "application/json";
 	json_decref(j);
 	if (r->body) {
@@ -316,7 +319,7 @@ static void metrics(const tw_edge_view_t *v, tw_admin_resp_t *r)
 static void status_page(const tw_edge_view_t *v, tw_admin_resp_t *r)
 {
 	sbuf_t b = {0};
-	char why[256];
+	char why[256] = "starting";
 	bool ready = v->hs && tw_hsched_ready(v->hs, why, sizeof(why));
 	sb_printf(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	              "<title>tailwart edge</title><style>"
@@ -437,7 +440,7 @@ static bool bans_api(const tw_edge_view_t *v, const tw_admin_req_t *req, const c
 	bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0,
 	     del = strcmp(req->method, "DELETE") == 0;
 	char err[256] = "", who[96];
-	if (strcmp(seg[2], "bans") == 0 && !v->bans) {
+	if (!v->bans) {
 		json_error(r, 503, "no ban list in quick mode");
 		return true;
 	}

@@ -635,6 +635,21 @@ void tw_banmgr_free(tw_banmgr_t *m)
 	run_next(m);
 }
 
+/* A cut at a fixed size may split a UTF-8 sequence: drop the partial tail
+ * (JSON and the store want valid text). */
+static void utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n;
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
 int tw_banmgr_add(tw_banmgr_t *m, const char *net, uint64_t for_ms, const char *reason,
                   const char *actor, char *err, size_t errlen)
 {
@@ -648,6 +663,7 @@ int tw_banmgr_add(tw_banmgr_t *m, const char *net, uint64_t for_ms, const char *
 	b.repeat = prev_repeat(m, b.net) + 1;
 	tw_strlcpy(b.source, "manual", sizeof(b.source));
 	tw_strlcpy(b.reason, reason && *reason ? reason : "manual", sizeof(b.reason));
+	utf8_trim(b.reason);
 	return put_ban(m, &b, false, actor);
 }
 
