@@ -25,23 +25,7 @@ void tw__cfg_err(struct tw__cfg_ctx *x, int line, const char *field, const char 
 
 const char *tw__cfg_quote(char *buf, size_t size, const char *s, size_t len)
 {
-	size_t o = 0;
-	buf[o++] = '"';
-	for (size_t i = 0; i < len && o + 8 < size; i++) {
-		if (i == 60) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
-		else
-			buf[o++] = (char)ch;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
+	return tw_quote(buf, size, s, len, 60);
 }
 
 char *tw__cfg_strdup(struct tw__cfg_ctx *x, const char *s)

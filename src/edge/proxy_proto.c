@@ -45,35 +45,6 @@ __attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, c
 	return TW_EINVAL;
 }
 
-/* Untrusted bytes go into error text escaped and bounded, so a log line
- * stays one line and cannot be forged. */
-static const char *quote(const uint8_t *p, size_t n, char *q, size_t qsize)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char tmp[5];
-		size_t tn;
-
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
-			tmp[0] = (char)p[i];
-			tn = 1;
-		} else {
-			snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
-			tn = 4;
-		}
-		if (o + tn + 4 > qsize) {
-			memcpy(q + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(q + o, tmp, tn);
-		o += tn;
-	}
-	q[o] = '\0';
-	return q;
-}
-
 static bool tok_eq(const uint8_t *p, size_t n, const char *s)
 {
 	return n == strlen(s) && memcmp(p, s, n) == 0;
@@ -196,7 +167,7 @@ static int bad_proto(const uint8_t *t, size_t tn, char *err, size_t errlen)
 	char q[64];
 
 	return bad(err, errlen, "v1 protocol \"%s\" unknown (want TCP4, TCP6 or UNKNOWN)",
-	           quote(t, tn, q, sizeof(q)));
+	           tw_escape(q, sizeof(q), t, tn));
 }
 
 /*
@@ -237,7 +208,7 @@ static int v1_fields(const uint8_t *line, size_t n, bool complete, tw_proxy_info
 		case 0:
 			if (!(partial ? tok_prefix(t, tn, "PROXY") : tok_eq(t, tn, "PROXY")))
 				return bad(err, errlen, "v1 keyword \"%s\" is not PROXY",
-				           quote(t, tn, q, sizeof(q)));
+				           tw_escape(q, sizeof(q), t, tn));
 			break;
 		case 1:
 			if (partial) {
@@ -261,23 +232,23 @@ static int v1_fields(const uint8_t *line, size_t n, bool complete, tw_proxy_info
 		case 3:
 			if (proto == P_TCP4 && !v4_text(t, tn, partial, addr[f - 2]))
 				return bad(err, errlen, "v1 %s \"%s\" is not a valid IPv4 address",
-				           names[f], quote(t, tn, q, sizeof(q)));
+				           names[f], tw_escape(q, sizeof(q), t, tn));
 			if (proto == P_TCP6 && !v6_text(t, tn, partial, addr[f - 2]))
 				return bad(err, errlen, "v1 %s \"%s\" is not a valid IPv6 address",
-				           names[f], quote(t, tn, q, sizeof(q)));
+				           names[f], tw_escape(q, sizeof(q), t, tn));
 			break;
 		default:
 			switch (port_text(t, tn, partial, &port[f - 4])) {
 			case PORT_OK: break;
 			case PORT_LEADING_ZERO:
 				return bad(err, errlen, "v1 port \"%s\" has a leading zero",
-				           quote(t, tn, q, sizeof(q)));
+				           tw_escape(q, sizeof(q), t, tn));
 			case PORT_RANGE:
 				return bad(err, errlen, "v1 port \"%s\" out of range",
-				           quote(t, tn, q, sizeof(q)));
+				           tw_escape(q, sizeof(q), t, tn));
 			default:
 				return bad(err, errlen, "v1 %s \"%s\" is not a number", names[f],
-				           quote(t, tn, q, sizeof(q)));
+				           tw_escape(q, sizeof(q), t, tn));
 			}
 			break;
 		}
@@ -582,7 +553,7 @@ int tw_proxy_parse(const uint8_t *buf, size_t len, size_t max_len, tw_proxy_info
 	if (buf[0] == v2_sig[0])
 		return parse_v2(buf, len, max_len, out, consumed, err, errlen);
 	return bad(err, errlen, "not a PROXY header: starts with \"%s\"",
-	           quote(buf, len < 8 ? len : 8, q, sizeof(q)));
+	           tw_escape(q, sizeof(q), buf, len < 8 ? len : 8));
 }
 
 /* One endpoint as it goes on the wire: IPv4 (4 bytes) or IPv6 (16). */

@@ -289,33 +289,6 @@ static void scan_other(const uint8_t *b, size_t len, struct verdict *v)
 		hit(v, &l);
 }
 
-static const char *quote(const uint8_t *p, size_t n, char *q, size_t qsize)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char tmp[5];
-		size_t tn;
-
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
-			tmp[0] = (char)p[i];
-			tn = 1;
-		} else {
-			snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
-			tn = 4;
-		}
-		if (o + tn + 4 > qsize) {
-			memcpy(q + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(q + o, tmp, tn);
-		o += tn;
-	}
-	q[o] = '\0';
-	return q;
-}
-
 static const char *closed_how(int close_errno)
 {
 	if (close_errno == -1)
@@ -351,7 +324,7 @@ const char *tw_reply_diag(tw_reply_proto_t proto, int proxy_version, const uint8
 
 		snprintf(buf, size,
 		         "backend does not expect a PROXY header (it answered \"%s\"): %s%s",
-		         quote(v.bad.p, v.bad.n, q, sizeof(q)), fix, note);
+		         tw_escape(q, sizeof(q), v.bad.p, v.bad.n), fix, note);
 		return buf;
 	}
 	if (v.kind == V_REFUSED || close_errno == 0)
@@ -369,7 +342,8 @@ const char *tw_reply_diag(tw_reply_proto_t proto, int proxy_version, const uint8
 		         "backend %s after its greeting \"%s\", right after the PROXY header: it "
 		         "may "
 		         "not accept PROXY protocol or not trust this host (" FIX_ANY ")%s",
-		         closed_how(close_errno), quote(v.greet.p, v.greet.n, q, sizeof(q)), note);
+		         closed_how(close_errno), tw_escape(q, sizeof(q), v.greet.p, v.greet.n),
+		         note);
 		return buf;
 	}
 	return NULL;

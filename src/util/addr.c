@@ -5,28 +5,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 
-/* User text in an error: quoted, escaped, cut short. */
-static void quote(char *buf, size_t size, const char *s)
-{
-	size_t o = 0;
-	const size_t max = 64;
-	buf[o++] = '"';
-	for (size_t i = 0; s[i] && o + 8 < size; i++) {
-		if (i == max) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
-		else
-			buf[o++] = (char)ch;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-}
-
 static int fail(char *err, size_t errlen, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -115,7 +93,7 @@ static int port_check(const split_t *sp, const char *q, bool allow_zero, uint16_
 		            sp->bracketed ? "[" : "", sp->host, sp->bracketed ? "]" : "");
 	if (!port_parse(sp->port, out) || (*out == 0 && !allow_zero)) {
 		char pq[64];
-		quote(pq, sizeof(pq), sp->port);
+		tw_quote(pq, sizeof(pq), sp->port, strlen(sp->port), 64);
 		return fail(err, errlen, "bad port %s in %s: expected a number from 1 to 65535", pq,
 		            q);
 	}
@@ -138,7 +116,7 @@ int tw_addr_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t 
 {
 	char q[300];
 	split_t sp;
-	quote(q, sizeof(q), s);
+	tw_quote(q, sizeof(q), s, strlen(s), 64);
 	if (!s[0])
 		return fail(err, errlen,
 		            "empty address: write IP:PORT, like 0.0.0.0:25 or [::]:25");
@@ -163,7 +141,7 @@ int tw_addr_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t 
 				        "only IPv6 addresses go in brackets in %s: write %s:PORT",
 				        q, sp.host);
 			char hq[300];
-			quote(hq, sizeof(hq), sp.host);
+			tw_quote(hq, sizeof(hq), sp.host, strlen(sp.host), 64);
 			return fail(err, errlen, "%s is not an IPv6 address", hq);
 		}
 		sin6->sin6_family = AF_INET6;
@@ -171,7 +149,7 @@ int tw_addr_parse_listen(const char *s, struct sockaddr_storage *out, socklen_t 
 		sin->sin_family = AF_INET;
 	} else {
 		char hq[300];
-		quote(hq, sizeof(hq), sp.host);
+		tw_quote(hq, sizeof(hq), sp.host, strlen(sp.host), 64);
 		if (!sp.host[0])
 			return fail(err, errlen,
 			            "missing address in %s: write 0.0.0.0%s for IPv4 or [::]%s for "
@@ -229,7 +207,7 @@ int tw_addr_parse_hostport(const char *s, char *host_out, size_t host_size, uint
 {
 	char q[300];
 	split_t sp;
-	quote(q, sizeof(q), s);
+	tw_quote(q, sizeof(q), s, strlen(s), 64);
 	if (!s[0])
 		return fail(err, errlen,
 		            "empty address: write HOST:PORT, like mail.example.com:25");
@@ -242,7 +220,7 @@ int tw_addr_parse_hostport(const char *s, char *host_out, size_t host_size, uint
 	if (strchr(sp.host, '%'))
 		return fail(err, errlen, "zone ids are not supported in %s", q);
 	char hq[300];
-	quote(hq, sizeof(hq), sp.host);
+	tw_quote(hq, sizeof(hq), sp.host, strlen(sp.host), 64);
 	unsigned char buf[16];
 	if (sp.bracketed) {
 		if (inet_pton(AF_INET6, sp.host, buf) != 1) {
@@ -286,7 +264,7 @@ static void cidr_text(const tw_cidr_t *c, char *buf, size_t size)
 int tw_cidr_parse(const char *s, tw_cidr_t *out, char *err, size_t errlen)
 {
 	char q[300], ip[INET6_ADDRSTRLEN + 8];
-	quote(q, sizeof(q), s);
+	tw_quote(q, sizeof(q), s, strlen(s), 64);
 	if (!s[0])
 		return fail(err, errlen, "empty network: write an address or ADDRESS/LENGTH");
 	const char *slash = strchr(s, '/');
@@ -303,7 +281,7 @@ int tw_cidr_parse(const char *s, tw_cidr_t *out, char *err, size_t errlen)
 		c.family = AF_INET6;
 	} else {
 		char iq[100];
-		quote(iq, sizeof(iq), ip);
+		tw_quote(iq, sizeof(iq), ip, strlen(ip), 64);
 		if (ip[0] == '[')
 			return fail(err, errlen, "no brackets in a network: write %s without them",
 			            q);
@@ -317,7 +295,7 @@ int tw_cidr_parse(const char *s, tw_cidr_t *out, char *err, size_t errlen)
 		const char *p = slash + 1;
 		if (!all_digits(p) || strlen(p) > 3 || (prefix = (unsigned)atoi(p)) > max) {
 			char pq[64];
-			quote(pq, sizeof(pq), p);
+			tw_quote(pq, sizeof(pq), p, strlen(p), 64);
 			return fail(err, errlen,
 			            "bad prefix length %s in %s: expected a number from 0 to %u",
 			            pq, q, max);

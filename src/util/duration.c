@@ -11,29 +11,6 @@ static const struct unit {
         {"d", 86400000ULL}, {"h", 3600000ULL}, {"m", 60000ULL}, {"s", 1000ULL}, {"ms", 1ULL},
 };
 
-/* The input is user text: quote it, escape what is not printable and cut it
- * short, so an error message stays one readable line. */
-static void quote(char *buf, size_t size, const char *s, size_t len)
-{
-	size_t o = 0;
-	const size_t max = 40;
-	buf[o++] = '"';
-	for (size_t i = 0; i < len && o + 8 < size; i++) {
-		if (i == max) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f)
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
-		else
-			buf[o++] = (char)ch;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-}
-
 static int fail(char *err, size_t errlen, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -85,7 +62,7 @@ int tw_duration_parse(const char *s, size_t len, uint64_t *ms_out, char *err, si
 {
 	char q[200];
 	char hint[TW_DURATION_BUFSZ];
-	quote(q, sizeof(q), s, len);
+	tw_quote(q, sizeof(q), s, len, 40);
 	if (len == 0)
 		return fail(err, errlen, "empty duration: write a number and a unit, like 30s");
 	if (len == 1 && s[0] == '0') {
@@ -149,7 +126,7 @@ int tw_duration_parse(const char *s, size_t len, uint64_t *ms_out, char *err, si
 		int u = unit_find(s + ustart, i - ustart);
 		if (u < 0) {
 			char uq[64];
-			quote(uq, sizeof(uq), s + ustart, i - ustart);
+			tw_quote(uq, sizeof(uq), s + ustart, i - ustart, 64);
 			return fail(err, errlen, "unknown unit %s in %s: use ms, s, m, h or d", uq,
 			            q);
 		}

@@ -114,3 +114,58 @@ void tw_diags_print(const tw_diags_t *d, FILE *out)
 		fprintf(out, "%s\n", buf);
 	}
 }
+
+const char *tw_escape(char *buf, size_t size, const void *s, size_t len)
+{
+	const uint8_t *p = s;
+	size_t o = 0;
+	if (size == 0)
+		return buf;
+	for (size_t i = 0; i < len; i++) {
+		char tmp[5];
+		size_t tn = 1;
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
+			tmp[0] = (char)p[i];
+		} else {
+			snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
+			tn = 4;
+		}
+		if (o + tn + 4 > size) {
+			if (o + 4 <= size) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(buf + o, tmp, tn);
+		o += tn;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+const char *tw_quote(char *buf, size_t size, const void *s, size_t len, size_t max)
+{
+	const uint8_t *p = s;
+	size_t o = 0;
+	if (size < 3) {
+		if (size)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[o++] = '"';
+	for (size_t i = 0; i < len && o + 8 < size; i++) {
+		if (max && i == max) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (p[i] == '"' || p[i] == '\\' || p[i] < 0x20 || p[i] >= 0x7f)
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", p[i]);
+		else
+			buf[o++] = (char)p[i];
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}

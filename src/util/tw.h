@@ -50,6 +50,16 @@ char *tw_xstrdup(const char *s);
 /* Bounded string copy: always NUL-terminates, returns false if truncated. */
 bool tw_strlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * Untrusted text for a one-line message: printable ASCII stays, '"', '\\'
+ * and every other byte become \xNN, so a log line stays one line and can't
+ * be forged. tw_escape cuts with "..." to fit size; tw_quote puts the result
+ * between double quotes and also cuts after max input bytes (0: no limit).
+ * Both return buf.
+ */
+const char *tw_escape(char *buf, size_t size, const void *s, size_t len);
+const char *tw_quote(char *buf, size_t size, const void *s, size_t len, size_t max);
+
 /* One problem found in user or network input. */
 typedef struct tw_diag {
 	char file[256];  /* "" when not from a file */
