@@ -126,7 +126,7 @@ int tw_duration_parse(const char *s, size_t len, uint64_t *ms_out, char *err, si
 		int u = unit_find(s + ustart, i - ustart);
 		if (u < 0) {
 			char uq[64];
-			tw_quote(uq, sizeof(uq), s + ustart, i - ustart, 64);
+			tw_quote(uq, sizeof(uq), s + ustart, i - ustart, 40);
 			return fail(err, errlen, "unknown unit %s in %s: use ms, s, m, h or d", uq,
 			            q);
 		}
