@@ -198,6 +198,16 @@ static bool pump(tw_conn_t *c, bool c2b)
 	}
 	if (!c2b && !c->diag_done && c->b2c.observe)
 		run_diag(c, rc < 0 ? -rc : (d->eof && c->obs_len == 0 ? -1 : 0));
+	if (c2b && moved && !c->diag_done && c->b2c.observe) {
+		/* From the client's first byte on, the backend's replies answer
+		 * the client, not our header: judge what came before, then stop
+		 * (a server answers the header before it reads the client's first
+		 * command, which the client sends only after the greeting). */
+		c->diag_final = true;
+		run_diag(c, 0);
+		c->diag_done = true;
+		c->b2c.observe_left = 0;
+	}
 	if (rc < 0) {
 		end_from_pump(c, c2b, rc, src_err);
 		return false;
@@ -304,7 +314,7 @@ static void run_diag(tw_conn_t *c, int close_errno)
 	char buf[512];
 	const char *d = tw_reply_diag(reply_proto(c->l->cfg->proto), (int)b->proxy, c->obs,
 	                              c->obs_len, close_errno, buf, sizeof(buf));
-	if (!d && close_errno == 0 && c->obs_len < TW_OBSERVE_MAX && !c->b2c.eof)
+	if (!d && close_errno == 0 && c->obs_len < TW_OBSERVE_MAX && !c->b2c.eof && !c->diag_final)
 		return; /* nothing wrong yet; keep watching */
 	c->diag_done = true;
 	if (!d)

@@ -111,6 +111,7 @@ struct tw_conn {
 	uint8_t *obs; /* backend's first bytes for the diagnosis */
 	size_t obs_len;
 	bool diag_done;
+	bool diag_final;        /* the client spoke: judge what was seen, then stop */
 	bool backend_spoke;     /* any byte from the backend (early_close trigger) */
 	bool client_left_early; /* client EOF before the backend's first byte */
 	uint64_t start_ms, last_ms, dial_start_ms;
