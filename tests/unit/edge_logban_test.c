@@ -109,7 +109,12 @@ static const struct {
         {"(a)(b)(c)(d)(e)(f)(g)(h)(i)(j) <ADDR>", "abcdefghij 192.0.2.13", "192.0.2.13", AF_INET},
         {"(nomatch <ADDR>|other)", "other", NULL, 0},
         {"^from <ADDR>", "x from 192.0.2.1", NULL, 0},
-        {"x=.{0,1000} <ADDR>", "x= 192.0.2.14 x", "192.0.2.14", AF_INET},
+        {"x=.{0,500} <ADDR>", "x= 192.0.2.14 x", "192.0.2.14", AF_INET},
+        {"(a+)* (b?c){1,} (d?){2,5}<ADDR>", "aa bcc 192.0.2.16", "192.0.2.16", AF_INET},
+        /* found by fuzz_logban: "{,0}" ended the complexity check's scan one
+         * byte past the pattern's end */
+        {"x{,0}y{0}<ADDR>", "y192.0.2.17", "192.0.2.17", AF_INET},
+        {"<ADDR>x{,0}", "192.0.2.18", "192.0.2.18", AF_INET},
         {"(a+)+ (b{2,20}){5} <ADDR>", "aaa bbbbbbbbbb 192.0.2.15", "192.0.2.15", AF_INET},
 };
 
@@ -157,15 +162,30 @@ static const struct {
         {"from \\<ADDR>", "pattern needs exactly one <ADDR>: found none"},
         {"from <addr>", "pattern needs exactly one <ADDR>: found none"},
         {"(unclosed <ADDR>", "bad regular expression \"(unclosed <ADDR>\": unmatched ( or \\("},
+        {"<ADDR>x{", "bad regular expression \"<ADDR>x{\": unmatched \\{"},
         {"x{2,1} <ADDR>", "bad regular expression \"x{2,1} <ADDR>\": ..."},
         {"<ADDR> [z-a]", "bad regular expression \"<ADDR> [z-a]\": ..."},
         {"(x)=<ADDR> \\1", "back-references are not supported: \\1"},
         {"a++++++++++++++++++++++++++++++ <ADDR>",
-         "pattern too complex: its repetitions (\"+\", \"{n,m}\") nest or stack too deep"},
-        {"((a{99}){99}){99} <ADDR>",
-         "pattern too complex: its repetitions (\"+\", \"{n,m}\") nest or stack too deep"},
-        {"<ADDR>{99}{99}{99}",
-         "pattern too complex: its repetitions (\"+\", \"{n,m}\") nest or stack too deep"},
+         "pattern too complex: its repetitions expand too far"},
+        {"((a{99}){99}){99} <ADDR>", "pattern too complex: its repetitions expand too far"},
+        {".{0,1000} <ADDR>", "pattern too complex: its repetitions expand too far"},
+        {"[^ ]{1,2000} <ADDR>", "pattern too complex: its repetitions expand too far"},
+        {"(a*){4000} <ADDR>", "pattern too complex: its repetitions expand too far"},
+        {"(x|(a?b?){2}){500} <ADDR>", "pattern too complex: its repetitions expand too far"},
+        {"a*++++++++++ <ADDR>", "unbounded repetition of a part that can match the empty string "
+                                "(like \"(a*)+\" or \"(x|)*\") is not supported"},
+        {"(x|(a*b?)+){500} <ADDR>", "unbounded repetition of a part that can match the empty "
+                                    "string (like \"(a*)+\" or \"(x|)*\") is not supported"},
+        {"<ADDR> (x|)*", "unbounded repetition of a part that can match the empty string (like "
+                         "\"(a*)+\" or \"(x|)*\") is not supported"},
+        {"<ADDR> (a?){2,}", "unbounded repetition of a part that can match the empty string (like "
+                            "\"(a*)+\" or \"(x|)*\") is not supported"},
+        /* found by fuzz_logban: minutes in regcomp before the check */
+        {"<ADDR>((((j)?)?)?)?((((x)?)?)?)?+",
+         "unbounded repetition of a part that can match the empty string (like \"(a*)+\" or "
+         "\"(x|)*\") is not supported"},
+        {"<ADDR>{99}{99}{99}", "pattern too complex: its repetitions expand too far"},
         {"(1)(2)(3)(4)(5)(6)(7)(8)(9)(10)(11)(12)(13)(14)(15)(16)(17)(18)(19)(20)(21)(22)(23)"
          "(24)(25)(26)(27)(28)(29)(30)(31) <ADDR>",
          "too many groups before <ADDR>: 31, at most 30"},
