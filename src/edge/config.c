@@ -672,8 +672,10 @@ static void parse_admin(struct tw__cfg_ctx *x, const struct tw__ynode *n)
 	socklen_t sl;
 	if (!tw__cfg_map_keys(x, n, "admin", "a mapping (bind:, token:)", keys, 2, v))
 		return;
+	bool bind_ok = false;
 	if (v[0] && tw__cfg_listen(x, v[0], "admin.bind", &ss, &sl) &&
 	    tw__cfg_str(x, v[0], "admin.bind", &x->c->admin_bind)) {
+		bind_ok = true;
 		const tw_cfg_listener_t *o = tw__cfg_bind_owner(x->c, &ss);
 		if (o)
 			tw__cfg_bind_clash(x, v[0]->line, "admin.bind", v[0]->text, o, NULL);
@@ -684,6 +686,18 @@ static void parse_admin(struct tw__cfg_ctx *x, const struct tw__ynode *n)
 		tw__cfg_err(
 		        x, v[1]->line, "admin.token",
 		        "too short: use at least 16 characters, e.g. from openssl rand -hex 16");
+	/* The admin plane can drain servers and lift bans: off loopback it
+	 * must not be open to whoever reaches the port. */
+	if (bind_ok && !x->c->admin_token) {
+		bool loopback = (ss.ss_family == AF_INET &&
+		                 (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127) ||
+		                (ss.ss_family == AF_INET6 &&
+		                 IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr));
+		if (!loopback)
+			tw__cfg_err(x, v[0]->line, "admin.bind",
+			            "not a loopback address: set admin.token too (clients then send "
+			            "Authorization: Bearer TOKEN)");
+	}
 }
 
 static void parse_timeouts(struct tw__cfg_ctx *x, const struct tw__ynode *n)

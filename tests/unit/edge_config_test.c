@@ -262,6 +262,10 @@ static const struct {
         {"message with a newline", L1 "    messages: {tempfail: \"a\\r\\nb\"}\n" BK, 6,
          "listeners[0].messages.tempfail",
          "expected one line of at most 200 characters (the edge adds the line ending)"},
+        {"admin off loopback without token", L1 BK "admin: {bind: \"0.0.0.0:9180\"}\n", 9,
+         "admin.bind",
+         "not a loopback address: set admin.token too (clients then send Authorization: Bearer "
+         "TOKEN)"},
         {"ban rule incomplete", L1 BK "bans: {rate: {count: 5}}\n", 9, "bans.rate",
          "needs both count: and window: (e.g. {count: 30, window: 1m})"},
         {"ban window unit", L1 BK "bans: {rate: {count: 5, window: 60}}\n", 9, "bans.rate.window",
@@ -475,7 +479,7 @@ static const struct {
          "expected a list of addresses or networks like [\"10.0.0.0/8\"], got \"10.0.0.0/8\""},
         {"admin token", L1 BK "admin:\n  token: abc\n", 10, "admin.token",
          "too short: use at least 16 characters, e.g. from openssl rand -hex 16"},
-        {"admin bind clash", L1 BK "admin:\n  bind: \"0.0.0.0:25\"\n", 10, "admin.bind",
+        {"admin bind clash", L1 BK "admin:\n  bind: \"0.0.0.0:25\"\n  token: 0123456789abcdef\n", 10, "admin.bind",
          "\"0.0.0.0:25\" is already bound by listener \"smtp\" (line 2)"},
         {"admin bind", L1 BK "admin:\n  bind: \"localhost:9180\"\n", 10, "admin.bind",
          "\"localhost\" is not an IP address: a listen address is literal, like 127.0.0.1:25 or "
