@@ -757,3 +757,8 @@ uint64_t tw_banmgr_auto_bans(const tw_banmgr_t *m)
 {
 	return m->auto_bans;
 }
+
+size_t tw_banmgr_count(const tw_banmgr_t *m)
+{
+	return m->n_bans;
+}

@@ -53,5 +53,7 @@ size_t tw_banmgr_list(const tw_banmgr_t *m, tw_store_ban_t **out);
 /* Store state for /readyz detail and metrics: true when it answers. */
 bool tw_banmgr_store_ok(const tw_banmgr_t *m, char *why, size_t size);
 uint64_t tw_banmgr_auto_bans(const tw_banmgr_t *m);
+/* How many bans are held (in force or expired since the last refresh): cheap, for metrics. */
+size_t tw_banmgr_count(const tw_banmgr_t *m);
 
 #endif

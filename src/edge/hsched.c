@@ -126,10 +126,17 @@ static void on_timer(uv_timer_t *t)
 	}
 }
 
+/* Up to a tenth of the interval later, so a hundred servers' checks don't
+ * leave in one burst every interval. */
+static uint64_t jitter(uint64_t ms)
+{
+	return ms >= 10 ? ms + (uint64_t)random() % (ms / 10) : ms;
+}
+
 static void schedule(entry_t *e, uint64_t ms)
 {
 	if (!e->closing && !e->h->freeing)
-		uv_timer_start(&e->timer, on_timer, ms, 0);
+		uv_timer_start(&e->timer, on_timer, jitter(ms), 0);
 }
 
 /* Dial failures seen by workers count as failed checks and trigger one now. */
@@ -265,7 +272,9 @@ void tw_hsched_apply(tw_hsched_t *h, tw_routes_t *r)
 			publish_flags(h, e);
 			if (e->checked_type &&
 			    (fresh || (!e->hc && !uv_is_active((uv_handle_t *)&e->timer))))
-				schedule(e, fresh ? 0 : cb->health.interval_ms);
+				schedule(e, fresh ? (uint64_t)random() %
+				                            (cb->health.interval_ms / 20 + 1)
+				                  : cb->health.interval_ms);
 		}
 	}
 	for (size_t i = 0; i < h->n; i++)
