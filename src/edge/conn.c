@@ -126,6 +126,7 @@ static void conn_free(tw_conn_t *c)
 	tw_relay_dir_release(&c->b2c, &w->pool);
 	free(c->ibuf);
 	free(c->obs);
+	free(c->sni); /* also holds alpn */
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -652,16 +653,23 @@ static void parse_initial(tw_conn_t *c)
 		tw__conn_end(c, TW_END_PROTO_ERROR, 0);
 		return;
 	}
-	if (ch.has_sni) {
+	if (ch.has_sni || ch.alpn_len) {
 		char norm[256];
-		if (tw_sni_name_normalize(ch.sni, ch.sni_len, norm, sizeof(norm)) == 0)
-			tw_strlcpy(c->sni, norm, sizeof(c->sni));
-		else
-			tw_strlcpy(c->sni, ch.sni, sizeof(c->sni));
-		c->sni_len = strlen(c->sni);
-	}
-	if (ch.alpn_len <= sizeof(c->alpn)) {
-		memcpy(c->alpn, ch.alpn, ch.alpn_len);
+		const char *name = ch.sni;
+		if (ch.has_sni &&
+		    tw_sni_name_normalize(ch.sni, ch.sni_len, norm, sizeof(norm)) >= 0)
+			name = norm;
+		size_t nlen = ch.has_sni ? strlen(name) : 0;
+		char *blk = malloc(nlen + 1 + ch.alpn_len);
+		if (!blk) {
+			tw__conn_end(c, TW_END_PROTO_ERROR, ENOMEM);
+			return;
+		}
+		memcpy(blk, ch.has_sni ? name : "", nlen + 1);
+		memcpy(blk + nlen + 1, ch.alpn, ch.alpn_len);
+		c->sni = blk;
+		c->sni_len = nlen;
+		c->alpn = (uint8_t *)blk + nlen + 1;
 		c->alpn_len = ch.alpn_len;
 	}
 	route_and_connect(c);

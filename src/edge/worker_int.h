@@ -101,10 +101,12 @@ struct tw_conn {
 	struct sockaddr_storage baddr;  /* backend address used */
 	uint8_t *ibuf;                  /* initial bytes (proxy header, hello); NULL when none */
 	size_t ilen, ioff;
-	char sni[256];
-	size_t sni_len;
-	uint8_t alpn[256];
-	size_t alpn_len;
+	/* TLS listeners only, from the ClientHello: one allocation holding the
+	 * normalized name and the raw ALPN list (idle mail connections carry
+	 * none of it). */
+	char *sni;
+	uint8_t *alpn;
+	size_t sni_len, alpn_len;
 	tw_resolve_req_t *rreq;
 	tw_dial_t *dial;
 	tw_relay_dir_t c2b, b2c;
