@@ -232,7 +232,10 @@ int tw_relay_pump(tw_relay_dir_t *d, tw_relay_pool_t *p, int src, int dst, bool 
 	*src_err = false;
 	if (d->done)
 		return TW_PUMP_DONE;
-	if (p->no_splice || d->observe_left || d->buf || !d->bulk) {
+	/* Bytes still in the pipe go first: copying new ones past them would
+	 * reorder the stream (a spliced read turned the direction back to
+	 * copy mode while its pipe was not yet drained). */
+	if (d->in_pipe == 0 && (p->no_splice || d->observe_left || d->buf || !d->bulk)) {
 		int rc = pump_copy(d, p, src, dst, moved, src_err);
 		if (rc != -EAGAIN)
 			return rc;

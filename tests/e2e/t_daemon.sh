@@ -221,7 +221,9 @@ stop_group "$EDGE_PID" 3
 # 8. Socket activation: the edge adopts a socket systemd would pass.
 if command -v systemd-socket-activate >/dev/null; then
 	spawn "$T_DIR/edge-sa.log" systemd-socket-activate -l "127.0.0.1:$SP" "$TAILWART" edge -c "$T_DIR/fd.yaml"
-	sleep 0.5
+	# The socket listens before the edge runs (that is the point); wait for
+	# the edge itself, which may take a while under a sanitizer and load.
+	wait_for 15 grep -q 'event=start' "$T_DIR/edge-sa.log"
 	out=$(client 127.0.0.1 "$SP" 127.0.0.2 "")
 	sleep 0.3
 	if grep -q GOT <<<"$out" && grep -q 'event=start' "$T_DIR/edge-sa.log"; then
