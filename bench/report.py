@@ -162,6 +162,8 @@ def targets(d, tw="tailwart"):
     out.append(row)
     add("CPU per GB", "cpu_s_per_gb", False, 0.8)
     add("memory per idle connection (vs HAProxy)", "mem_per_conn", False, 0.5, HAPROXY)
+    # not a target of its own: the user-space part alone, the part a proxy controls
+    add("  user space (RSS) alone", "rss_bytes_per_conn", False, 0.5, HAPROXY)
     return out
 
 
