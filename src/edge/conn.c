@@ -49,31 +49,42 @@ static void send_line(int fd, const char *text)
 	}
 }
 
+/*
+ * What a plaintext listener says before closing, per protocol: no healthy
+ * server (the client retries later) and banned. Implicit-TLS listeners and
+ * raw TCP have no entry: the edge holds no key, so it can only close.
+ */
+static const struct proto_lines {
+	const char *tempfail, *banned;
+} proto_lines[] = {
+        [TW_PROTO_SMTP] = {"421 4.3.2 Service temporarily unavailable, try again later",
+                           "554 5.7.1 Access denied"},
+        [TW_PROTO_SUBMISSION] = {"421 4.3.2 Service temporarily unavailable, try again later",
+                                 "554 5.7.1 Access denied"},
+        [TW_PROTO_IMAP] = {"* BYE [UNAVAILABLE] Service temporarily unavailable, try again later",
+                           "* BYE Access denied"},
+        [TW_PROTO_POP3] = {"-ERR [SYS/TEMP] Service temporarily unavailable, try again later",
+                           "-ERR Access denied"},
+        [TW_PROTO_SIEVE] = {"BYE (TRYLATER) \"Service temporarily unavailable\"",
+                            "BYE \"Access denied\""},
+};
+
+/* The listener's configured line, else the protocol's; none for TLS/TCP. */
+static void say_and_close_line(int fd, const tw_cfg_listener_t *l, bool banned)
+{
+	if ((size_t)l->proto >= TW_ARRAY_LEN(proto_lines))
+		return;
+	const struct proto_lines *pl = &proto_lines[l->proto];
+	const char *def = banned ? pl->banned : pl->tempfail;
+	if (!def)
+		return;
+	const char *own = banned ? l->msg_banned : l->msg_tempfail;
+	send_line(fd, own ? own : def);
+}
+
 void tw__tempfail(int fd, const tw_cfg_listener_t *l)
 {
-	const char *msg = NULL;
-	tw_proto_t p = l->proto;
-	if (l->msg_tempfail && p != TW_PROTO_TLS && p != TW_PROTO_TCP &&
-	    p != TW_PROTO_SUBMISSIONS && p != TW_PROTO_IMAPS && p != TW_PROTO_POP3S) {
-		send_line(fd, l->msg_tempfail);
-		return;
-	}
-	switch (p) {
-	case TW_PROTO_SMTP:
-	case TW_PROTO_SUBMISSION:
-		msg = "421 4.3.2 Service temporarily unavailable, try again later\r\n";
-		break;
-	case TW_PROTO_IMAP:
-		msg = "* BYE [UNAVAILABLE] Service temporarily unavailable, try again later\r\n";
-		break;
-	case TW_PROTO_POP3:
-		msg = "-ERR [SYS/TEMP] Service temporarily unavailable, try again later\r\n";
-		break;
-	case TW_PROTO_SIEVE: msg = "BYE (TRYLATER) \"Service temporarily unavailable\"\r\n"; break;
-	default: return; /* implicit TLS and raw TCP: the edge holds no key, it can only close */
-	}
-	ssize_t n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-	TW_UNUSED(n);
+	say_and_close_line(fd, l, false);
 }
 
 static uint64_t loop_now(tw_conn_t *c)
@@ -558,20 +569,6 @@ static void on_initial_poll(uv_poll_t *h, int status, int events);
 
 static bool in_sources(const tw_cfg_listener_t *l, const struct sockaddr *sa);
 
-static void send_banned(int fd, const tw_cfg_listener_t *l)
-{
-	const char *msg = NULL;
-	switch (l->proto) {
-	case TW_PROTO_SMTP:
-	case TW_PROTO_SUBMISSION: msg = "554 5.7.1 Access denied"; break;
-	case TW_PROTO_IMAP: msg = "* BYE Access denied"; break;
-	case TW_PROTO_POP3: msg = "-ERR Access denied"; break;
-	case TW_PROTO_SIEVE: msg = "BYE \"Access denied\""; break;
-	default: return; /* TLS and raw TCP: nothing we could say in clear */
-	}
-	send_line(fd, l->msg_banned ? l->msg_banned : msg);
-}
-
 /* The identity is fixed from here on: admission, then classify. */
 static void after_proxy_header(tw_conn_t *c)
 {
@@ -586,7 +583,7 @@ static void after_proxy_header(tw_conn_t *c)
 			 * byte reaches a backend. */
 			atomic_fetch_add(&c->w->stats.banned, 1);
 			atomic_fetch_add(&c->l->stats->banned, 1);
-			send_banned(c->cfd, c->l->cfg);
+			say_and_close_line(c->cfd, c->l->cfg, true);
 			tw__conn_end(c, TW_END_BANNED, 0);
 			return;
 		}
