@@ -7,10 +7,10 @@
 set -euo pipefail
 what=${1:-build}
 
-build_pkgs="gcc make meson ninja-build pkg-config libuv1-dev libfyaml-dev libsystemd-dev libcap-dev libsqlite3-dev libpq-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev"
+build_pkgs="gcc make meson ninja-build pkg-config libuv1-dev libfyaml-dev libsystemd-dev libcap-dev libsqlite3-dev libpq-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libldns-dev"
 check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev postfix dovecot-imapd haproxy nginx-light
  openssl iproute2 procps swaks python3 python3-yaml curl systemd util-linux psmisc xxd strace postgresql
- chromium"
+ chromium knot knot-dnsutils ldnsutils"
 demo_pkgs="$build_pkgs postfix nginx-light openssl swaks curl procps iproute2"
 bench_pkgs="$check_pkgs libnginx-mod-stream sqlite3"
 

@@ -6,5 +6,6 @@ int tw_cmd_edge(int argc, char **argv);
 int tw_cmd_health(int argc, char **argv);
 int tw_cmd_server(int argc, char **argv);
 int tw_cmd_ban(int argc, char **argv);
+int tw_cmd_dns(int argc, char **argv);
 
 #endif

@@ -10,6 +10,11 @@
 static const char usage[] = "usage: tailwart COMMAND [ARGS]\n"
                             "\n"
                             "  edge      the layer-4 mail edge daemon (tailwart edge --help)\n"
+                            "  health    backend health as the running edge sees it\n"
+                            "  server    drain | ready: take a backend server out or back\n"
+                            "  ban       list | add | del: the shared ban list\n"
+                            "  dns       a mail domain's DNS as code: check, pull, plan, diff,\n"
+                            "            apply, restore, lint (tailwart dns --help)\n"
                             "  version   print the version\n"
                             "\n"
                             "Exit codes: 0 ok, 1 a check found problems, 2 usage or input error,\n"
@@ -30,6 +35,8 @@ int main(int argc, char **argv)
 		return tw_cmd_server(argc - 1, argv + 1);
 	if (strcmp(cmd, "ban") == 0)
 		return tw_cmd_ban(argc - 1, argv + 1);
+	if (strcmp(cmd, "dns") == 0)
+		return tw_cmd_dns(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("tailwart %s\n", TW_VERSION);
 		return 0;

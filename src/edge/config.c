@@ -214,8 +214,9 @@ static void parse_health(struct tw__cfg_ctx *x, tw_cfg_health_t *h, const struct
 	                      keys, 5, v))
 		return;
 	if (!v[0])
-		tw__cfg_err(x, n->line, path, "missing key \"type\": one of tcp, smtp, imap, pop3, "
-		                              "sieve, tls");
+		tw__cfg_err(x, n->line, path,
+		            "missing key \"type\": one of tcp, smtp, imap, pop3, "
+		            "sieve, tls");
 	else if (tw__cfg_enum(x, v[0], (tw__cfg_path_key(p, sizeof(p), path, "type"), p),
 	                      health_names, 6, &e)) {
 		h->enabled = true;
@@ -227,11 +228,11 @@ static void parse_health(struct tw__cfg_ctx *x, tw_cfg_health_t *h, const struct
 	if (v[2])
 		tw__cfg_duration(x, v[2], (tw__cfg_path_key(p, sizeof(p), path, "timeout"), p),
 		                 false, &h->timeout_ms);
-	if (v[3] && tw__cfg_uint(x, v[3], (tw__cfg_path_key(p, sizeof(p), path, "rise"), p), 1,
-	                         100, &u))
+	if (v[3] &&
+	    tw__cfg_uint(x, v[3], (tw__cfg_path_key(p, sizeof(p), path, "rise"), p), 1, 100, &u))
 		h->rise = (uint32_t)u;
-	if (v[4] && tw__cfg_uint(x, v[4], (tw__cfg_path_key(p, sizeof(p), path, "fall"), p), 1,
-	                         100, &u))
+	if (v[4] &&
+	    tw__cfg_uint(x, v[4], (tw__cfg_path_key(p, sizeof(p), path, "fall"), p), 1, 100, &u))
 		h->fall = (uint32_t)u;
 	if (h->interval_ms && h->timeout_ms > h->interval_ms)
 		tw__cfg_err(x, (v[2] ? v[2] : n)->line, path,
@@ -241,9 +242,9 @@ static void parse_health(struct tw__cfg_ctx *x, tw_cfg_health_t *h, const struct
 static void parse_backend(struct tw__cfg_ctx *x, tw_cfg_backend_t *b, const struct tw__ynode *n,
                           const char *path)
 {
-	static const char *const keys[] = {"servers",  "proxy_protocol",  "proxy_tlvs",
-	                                   "balance",  "connect_timeout", "source",
-	                                   "interface", "health", "required"};
+	static const char *const keys[] = {"servers",   "proxy_protocol",  "proxy_tlvs",
+	                                   "balance",   "connect_timeout", "source",
+	                                   "interface", "health",          "required"};
 	const struct tw__ynode *v[9];
 	char p[160], ip[INET6_ADDRSTRLEN + 1], q[96];
 	int e;
@@ -252,7 +253,8 @@ static void parse_backend(struct tw__cfg_ctx *x, tw_cfg_backend_t *b, const stru
 	if (!tw__cfg_map_keys(x, n, path, "the backend's settings (servers: ...)", keys, 9, v))
 		return;
 	if (v[7])
-		parse_health(x, &b->health, v[7], (tw__cfg_path_key(p, sizeof(p), path, "health"), p));
+		parse_health(x, &b->health, v[7],
+		             (tw__cfg_path_key(p, sizeof(p), path, "health"), p));
 	if (v[8])
 		tw__cfg_bool(x, v[8], (tw__cfg_path_key(p, sizeof(p), path, "required"), p),
 		             &b->required);
@@ -501,21 +503,20 @@ static void parse_listener_timeouts(struct tw__cfg_ctx *x, tw_cfg_listener_t *l,
 static void parse_listener(struct tw__cfg_ctx *x, tw_cfg_listener_t *l, const struct tw__ynode *n,
                            const char *path)
 {
-	static const char *const keys[] = {"name",    "bind",     "protocol", "backend",
-	                                   "sni",     "default",  "maxconn",  "timeouts",
-	                                   "sources", "messages"};
+	static const char *const keys[] = {"name",    "bind",    "protocol", "backend", "sni",
+	                                   "default", "maxconn", "timeouts", "sources", "messages"};
 	const struct tw__ynode *v[10];
 	char p[160], p2[192];
 	tw_config_t *c = x->c;
 	l->line = n->line;
 	l->hello_timeout_ms = 5000;
 	l->proxy_timeout_ms = 3000;
-	if (!tw__cfg_map_keys(x, n, path, "a listener (name:, bind:, protocol:, backend:)", keys, 10,
-	                      v))
+	if (!tw__cfg_map_keys(x, n, path, "a listener (name:, bind:, protocol:, backend:)", keys,
+	                      10, v))
 		return;
 	if (v[8])
-		parse_cidrs(x, v[8], (tw__cfg_path_key(p, sizeof(p), path, "sources"), p), &l->sources,
-		            &l->n_sources);
+		parse_cidrs(x, v[8], (tw__cfg_path_key(p, sizeof(p), path, "sources"), p),
+		            &l->sources, &l->n_sources);
 	if (v[9]) {
 		static const char *const mkeys[] = {"tempfail", "banned"};
 		const struct tw__ynode *m[2];
@@ -689,14 +690,16 @@ static void parse_admin(struct tw__cfg_ctx *x, const struct tw__ynode *n)
 	/* The admin plane can drain servers and lift bans: off loopback it
 	 * must not be open to whoever reaches the port. */
 	if (bind_ok && !x->c->admin_token) {
-		bool loopback = (ss.ss_family == AF_INET &&
-		                 (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127) ||
-		                (ss.ss_family == AF_INET6 &&
-		                 IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr));
+		bool loopback =
+		        (ss.ss_family == AF_INET &&
+		         (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127) ||
+		        (ss.ss_family == AF_INET6 &&
+		         IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr));
 		if (!loopback)
-			tw__cfg_err(x, v[0]->line, "admin.bind",
-			            "not a loopback address: set admin.token too (clients then send "
-			            "Authorization: Bearer TOKEN)");
+			tw__cfg_err(
+			        x, v[0]->line, "admin.bind",
+			        "not a loopback address: set admin.token too (clients then send "
+			        "Authorization: Bearer TOKEN)");
 	}
 }
 
@@ -745,8 +748,9 @@ static void parse_ban_rule(struct tw__cfg_ctx *x, const struct tw__ynode *n, con
 	if (!tw__cfg_map_keys(x, n, path, "a mapping (count:, window:)", keys, 2, v))
 		return;
 	if (!v[0] || !v[1]) {
-		tw__cfg_err(x, n->line, path, "needs both count: and window: (e.g. {count: 30, "
-		                              "window: 1m})");
+		tw__cfg_err(x, n->line, path,
+		            "needs both count: and window: (e.g. {count: 30, "
+		            "window: 1m})");
 		return;
 	}
 	if (tw__cfg_uint(x, v[0], (tw__cfg_path_key(p, sizeof(p), path, "count"), p), 1, 1000000,
@@ -760,9 +764,9 @@ static void parse_ban_rule(struct tw__cfg_ctx *x, const struct tw__ynode *n, con
 
 static void parse_bans(struct tw__cfg_ctx *x, const struct tw__ynode *n)
 {
-	static const char *const keys[] = {"time",        "max_time",    "ipv4_prefix",
-	                                   "ipv6_prefix", "rate",        "early_close",
-	                                   "tls_garbage", "reports",     "log_ban"};
+	static const char *const keys[] = {"time",        "max_time", "ipv4_prefix",
+	                                   "ipv6_prefix", "rate",     "early_close",
+	                                   "tls_garbage", "reports",  "log_ban"};
 	const struct tw__ynode *v[9];
 	tw_cfg_bans_t *b = &x->c->bans;
 	char p[96];
@@ -793,8 +797,8 @@ static void parse_bans(struct tw__cfg_ctx *x, const struct tw__ynode *n)
 			const struct tw__ynode *lv[2];
 			char ip[96], ip2[128];
 			tw__cfg_path_index(ip, sizeof(ip), "bans.log_ban", i, NULL);
-			if (!tw__cfg_map_keys(x, v[8]->kid[i], ip, "a mapping (file:, pattern:)", lkeys,
-			                      2, lv))
+			if (!tw__cfg_map_keys(x, v[8]->kid[i], ip, "a mapping (file:, pattern:)",
+			                      lkeys, 2, lv))
 				continue;
 			tw_cfg_log_ban_t *lb = &b->log_ban[b->n_log_ban++];
 			lb->line = v[8]->kid[i]->line;
@@ -809,12 +813,45 @@ static void parse_bans(struct tw__cfg_ctx *x, const struct tw__ynode *n)
 			                &lb->pattern)) {
 				const char *a = strstr(lb->pattern, "<ADDR>");
 				if (!a || strstr(a + 1, "<ADDR>"))
-					tw__cfg_err(x, lv[1]->line, ip2,
-					            "the pattern needs exactly one <ADDR> where the "
-					            "client's address stands");
+					tw__cfg_err(
+					        x, lv[1]->line, ip2,
+					        "the pattern needs exactly one <ADDR> where the "
+					        "client's address stands");
 			}
 		}
 	}
+}
+
+/* `dns:` belongs to `tailwart dns`; the edge only checks its shape. */
+static void parse_dns(struct tw__cfg_ctx *x, const struct tw__ynode *n)
+{
+	static const char *const keys[] = {"ignore", "caa_accounturi", "snapshots"};
+	const struct tw__ynode *v[3];
+	tw_cfg_dns_t *d = &x->c->dns;
+	char p[96];
+	if (!tw__cfg_map_keys(x, n, "dns", "a mapping (ignore:, caa_accounturi:, snapshots:)", keys,
+	                      3, v))
+		return;
+	if (v[0] && tw__cfg_want(x, v[0], TW__Y_SEQ, "dns.ignore",
+	                         "a list of NAME[:TYPE] patterns like [\"_mta-sts:TXT\"]")) {
+		d->ignore = tw__cfg_calloc(x, v[0]->n, sizeof(*d->ignore));
+		for (size_t i = 0; d->ignore && i < v[0]->n; i++) {
+			tw__cfg_path_index(p, sizeof(p), "dns.ignore", i, NULL);
+			const struct tw__ynode *k = v[0]->kid[i];
+			if (!tw__cfg_want(x, k, TW__Y_SCALAR, p, "a NAME[:TYPE] pattern"))
+				continue;
+			if (k->len == 0 || strlen(k->text) != k->len)
+				tw__cfg_err(x, k->line, p, "expected a NAME[:TYPE] pattern");
+			else if (tw__cfg_str(x, k, p, &d->ignore[d->n_ignore]))
+				d->n_ignore++;
+		}
+	}
+	if (v[1] && tw__cfg_str(x, v[1], "dns.caa_accounturi", &d->caa_accounturi) &&
+	    strncmp(d->caa_accounturi, "https://", 8) != 0)
+		tw__cfg_err(x, v[1]->line, "dns.caa_accounturi",
+		            "expected the ACME account URL (https://...), as RFC 8657 accounturi");
+	if (v[2])
+		tw__cfg_str(x, v[2], "dns.snapshots", &d->snapshots);
 }
 
 static void parse_top(struct tw__cfg_ctx *x, const struct tw__ynode *root)
@@ -822,8 +859,8 @@ static void parse_top(struct tw__cfg_ctx *x, const struct tw__ynode *root)
 	static const char *const keys[] = {
 	        "listeners", "backends", "allow",    "trusted_proxies", "admin",   "state",
 	        "workers",   "user",     "timeouts", "resolve_cache",   "maxconn", "log",
-	        "bans"};
-	const struct tw__ynode *v[13];
+	        "bans",      "dns"};
+	const struct tw__ynode *v[14];
 	tw_config_t *c = x->c;
 	uint64_t u;
 	if (!root) {
@@ -831,10 +868,12 @@ static void parse_top(struct tw__cfg_ctx *x, const struct tw__ynode *root)
 		return;
 	}
 	if (!tw__cfg_map_keys(x, root, "", "a mapping of settings (listeners:, backends:, ...)",
-	                      keys, 13, v))
+	                      keys, 14, v))
 		return;
 	if (v[12])
 		parse_bans(x, v[12]);
+	if (v[13])
+		parse_dns(x, v[13]);
 	/* Backends first so that listeners can check the names they refer to. */
 	if (v[1])
 		parse_backends(x, v[1]);
@@ -1072,6 +1111,11 @@ void tw_config_free(tw_config_t *c)
 		free(c->bans.log_ban[i].pattern);
 	}
 	free(c->bans.log_ban);
+	for (size_t i = 0; i < c->dns.n_ignore; i++)
+		free(c->dns.ignore[i]);
+	free(c->dns.ignore);
+	free(c->dns.caa_accounturi);
+	free(c->dns.snapshots);
 	free(c);
 }
 

@@ -138,6 +138,14 @@ typedef struct tw_cfg_bans {
 	size_t n_log_ban;
 } tw_cfg_bans_t;
 
+/* `dns:` - settings of `tailwart dns` kept beside the edge's (the edge ignores them). */
+typedef struct tw_cfg_dns {
+	char **ignore; /* NAME[:TYPE] globs relative to the origin, as --ignore */
+	size_t n_ignore;
+	char *caa_accounturi; /* the ACME account CAA records must pin (RFC 8657), or NULL */
+	char *snapshots;      /* snapshot directory, or NULL for the default */
+} tw_cfg_dns_t;
+
 typedef struct tw_config {
 	char *path; /* NULL in quick mode */
 	tw_cfg_listener_t *listeners;
@@ -164,6 +172,7 @@ typedef struct tw_config {
 	uint64_t resolve_cache_ms;     /* default 5s */
 	uint32_t maxconn;	       /* global; default 20000 */
 	tw_cfg_bans_t bans;
+	tw_cfg_dns_t dns;
 	bool log_syslog;	       /* log.syslog, default false (stderr) */
 	int log_level;		       /* log.level: error|warn|info|debug, as tw_log_level_t; default info */
 } tw_config_t;

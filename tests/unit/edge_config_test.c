@@ -242,7 +242,12 @@ static const struct {
          "unknown key \"lisener\" (did you mean \"listeners\"?)"},
         {"unknown key, list", L1 BK "frobnicate: 1\n", 9, "",
          "unknown key \"frobnicate\": expected one of listeners, backends, allow, trusted_proxies, "
-         "admin, state, workers, user, timeouts, resolve_cache, maxconn, log, bans"},
+         "admin, state, workers, user, timeouts, resolve_cache, maxconn, log, bans, dns"},
+        {"dns accounturi", L1 BK "dns: {caa_accounturi: \"http://ca.example/acct/1\"}\n", 9,
+         "dns.caa_accounturi",
+         "expected the ACME account URL (https://...), as RFC 8657 accounturi"},
+        {"dns ignore", L1 BK "dns:\n  ignore: [\"www:A\", []]\n", 10, "dns.ignore[1]",
+         "expected a NAME[:TYPE] pattern, got a list"},
         {"unknown nested key", L1 "    protocl: smtp\n" BK, 6, "listeners[0]",
          "unknown key \"protocl\" (did you mean \"protocol\"?)"},
         {"unknown backend key", L1 BK "    helth: smtp\n", 9, "backends.mail",
