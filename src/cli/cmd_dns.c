@@ -296,6 +296,7 @@ static int load_desired(const dns_args_t *a, tw_dns_zone_t *z)
 	if (tw_dns_zone_load(z, a->arg, a->domain, &d) < 0) {
 		print_diags(a->sub, &d);
 		tw_diags_release(&d);
+		tw_dns_zone_release(z);
 		return 2;
 	}
 	tw_diags_release(&d);

@@ -634,10 +634,13 @@ static int key_refused(r2136_t *p, tw_dns_err_t *err, unsigned rcode, unsigned t
 		            "%s refused the TSIG key %s (RCODE %s, TSIG BADTIME): this machine's "
 		            "clock and the server's differ by more than %d s; fix the clock (NTP)",
 		            p->server, p->key_name, rcode_name(rcode), TSIG_FUDGE);
+	/* A refused transfer is the server's ACL (exit 3, issue 5); a refused
+	 * update with a key that transfers fine is the key's rights (exit 1). */
+	int acl_exit = strcmp(action, "transfer") == 0 ? 3 : 1;
 	if (tsig_error == TSIG_BADKEY)
 		/* Knot answers BADKEY both for a key it doesn't know and for a
 		 * known key its ACL doesn't allow this action: say both. */
-		return fail(err, 1, 10000 + (int)rcode, false,
+		return fail(err, acl_exit, 10000 + (int)rcode, false,
 		            "the server refused the TSIG key %s (RCODE %s, TSIG BADKEY): the key "
 		            "isn't configured there under this name and algorithm (%s), or the "
 		            "zone's ACL doesn't allow it to %s (Knot: acl with key: %s and "
@@ -651,7 +654,7 @@ static int key_refused(r2136_t *p, tw_dns_err_t *err, unsigned rcode, unsigned t
 		            p->key_name, rcode_name(rcode), tsig_error ? ", TSIG " : "",
 		            tsig_error ? rcode_name(tsig_error) : "", p->alg);
 	/* A signed REFUSED (BIND): the key is fine, the ACL says no. */
-	return fail(err, 1, 10000 + (int)rcode, false,
+	return fail(err, acl_exit, 10000 + (int)rcode, false,
 	            "the server refused the TSIG key %s (RCODE %s): the zone's ACL doesn't "
 	            "allow this key to %s (Knot: acl with key: %s and action: %s; BIND: %s "
 	            "{ key %s; })",

@@ -75,7 +75,8 @@ int tw_dns_zone_add_opaque(tw_dns_zone_t *z, const char *owner, const char *type
  * comments, quoted strings, blank owner = previous owner. domain is the
  * --domain option or NULL; if both it and $ORIGIN are given and differ, that
  * is an error. Every problem is a diag with the file and line it is on; all
- * of them are collected. Returns 0 or TW_EINVAL.
+ * of them are collected. Returns 0 or TW_EINVAL; either way z is
+ * initialised and must be released.
  */
 int tw_dns_zone_load(tw_dns_zone_t *z, const char *path, const char *domain, tw_diags_t *d);
 /* The same from memory (fuzzing, tests); $INCLUDE is refused. */
