@@ -12,7 +12,7 @@ check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev postfix dovecot-i
  openssl iproute2 procps swaks python3 python3-yaml curl systemd util-linux psmisc xxd strace postgresql
  chromium knot knot-dnsutils ldnsutils"
 demo_pkgs="$build_pkgs postfix nginx-light openssl swaks curl procps iproute2"
-bench_pkgs="$check_pkgs libnginx-mod-stream sqlite3"
+bench_pkgs="$check_pkgs libnginx-mod-stream sqlite3 time"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;

@@ -417,7 +417,8 @@ static int verify(const tw_dns_plan_t *p, const tw_dns_zone_t *desired,
 	tw_dns_rrset_key_t *sets = tw_xcalloc(p->nchanges + 1, sizeof(*sets));
 	for (size_t i = 0; i < p->nchanges; i++)
 		sets[i] = (tw_dns_rrset_key_t){p->changes[i].owner, p->changes[i].type};
-	/* Expected: the desired records the plan manages, nothing else. */
+	/* Expected: the desired records the plan manages, nothing else. Live
+	 * progress lines only on a terminal; the summary below names every server. */
 	tw_dns_zone_t expected;
 	tw_diags_t ign = {0};
 	tw_dns_zone_init(&expected, desired->origin);
@@ -434,7 +435,7 @@ static int verify(const tw_dns_plan_t *p, const tw_dns_zone_t *desired,
 	        servers.n == 1 ? "" : "s", (double)o->verify_timeout_ms / 1000.0);
 	fflush(out);
 	int vr = tw_dns_verify(&servers, &expected, sets, p->nchanges, o->verify_timeout_ms,
-	                       o->verify_interval_ms, out, res);
+	                       o->verify_interval_ms, isatty(fileno(out)) ? out : NULL, res);
 	size_t bad = 0;
 	for (size_t i = 0; i < servers.n; i++) {
 		const tw_dns_server_t *s = res[i].server ? res[i].server : &servers.v[i];

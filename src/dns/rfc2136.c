@@ -699,6 +699,8 @@ static int add_live(r2136_t *p, tw_dns_zone_t *out, ldns_rr *rr, tw_dns_err_t *e
 		note = "DNSSEC (signed by the server)";
 	} else if (type == 63) { /* ZONEMD, RFC 8976 */
 		note = "ZONEMD (computed by the server)";
+	} else if (!tw_dns_type_managed(type)) {
+		note = "a type tailwart dns doesn't manage";
 	}
 	if (note)
 		flags |= TW_DNS_RR_UNMANAGED;

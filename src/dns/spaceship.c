@@ -14,6 +14,7 @@
 #include "util/tw.h"
 
 #include "dns/spaceship.h"
+#include "util/sbuf.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -29,52 +30,6 @@
 #define SS_RETRY_MAX     600L /* NC-TF saw up to ~300 s */
 
 /* ---- small helpers ----------------------------------------------------- */
-
-typedef struct sb {
-	char *s;
-	size_t n, cap;
-	bool oom;
-} sb_t;
-
-static void sb_addn(sb_t *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 128;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->s, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = '\0';
-}
-
-static void sb_add(sb_t *b, const char *s)
-{
-	sb_addn(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(sb_t *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		b->oom = true;
-		return;
-	}
-	sb_addn(b, tmp, (size_t)n);
-}
 
 static bool is_label_char(int c)
 {
@@ -226,7 +181,7 @@ static int get_uint(conv_t *cv, const char *field, unsigned max, unsigned *out)
 }
 
 /* An absolute target the API sends without its trailing dot -> "name.". */
-static int get_target(conv_t *cv, const char *field, const char *origin, sb_t *out)
+static int get_target(conv_t *cv, const char *field, const char *origin, tw_sbuf_t *out)
 {
 	const char *s;
 	size_t len;
@@ -234,37 +189,37 @@ static int get_target(conv_t *cv, const char *field, const char *origin, sb_t *o
 	if (rc)
 		return rc;
 	if (len == 1 && s[0] == '@') {
-		sb_add(out, origin);
+		tw_sbuf_add(out, origin);
 		return 0;
 	}
 	if (len > 1 && s[len - 1] == '.')
 		len--; /* tolerate a trailing dot */
 	if (!name_ok(s, len))
 		return bad(cv, field, "not a host name");
-	sb_addn(out, s, len);
-	sb_add(out, ".");
+	tw_sbuf_addn(out, s, len);
+	tw_sbuf_add(out, ".");
 	return 0;
 }
 
 /* A character-string run: quoted, '"' and '\\' escaped, other non-printable
  * bytes as \DDD (RFC 1035 5.1), cut into 255-byte strings (RFC 1035 3.3.14). */
-static void add_quoted(sb_t *b, const unsigned char *s, size_t len)
+static void add_quoted(tw_sbuf_t *b, const unsigned char *s, size_t len)
 {
 	size_t i = 0;
 	do {
 		size_t end = i + 255 < len ? i + 255 : len;
 		if (i)
-			sb_add(b, " ");
-		sb_add(b, "\"");
+			tw_sbuf_add(b, " ");
+		tw_sbuf_add(b, "\"");
 		for (; i < end; i++) {
 			if (s[i] == '"' || s[i] == '\\')
-				sb_printf(b, "\\%c", s[i]);
+				tw_sbuf_printf(b, "\\%c", s[i]);
 			else if (s[i] < 0x20 || s[i] >= 0x7f)
-				sb_printf(b, "\\%03u", s[i]);
+				tw_sbuf_printf(b, "\\%03u", s[i]);
 			else
-				sb_addn(b, (const char *)&s[i], 1);
+				tw_sbuf_addn(b, (const char *)&s[i], 1);
 		}
-		sb_add(b, "\"");
+		tw_sbuf_add(b, "\"");
 	} while (i < len);
 }
 
@@ -377,7 +332,7 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 
 	/* Owner labels the API keeps in their own fields (SRV, TLSA, HTTPS). */
 	char pre1[72] = "", pre2[72] = "";
-	sb_t rd = {0}, line = {0};
+	tw_sbuf_t rd = {0}, line = {0};
 	unsigned a, b, c;
 	const char *opaque_type = NULL;
 
@@ -392,7 +347,7 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 			rc = bad(&cv, "address", "not an IPv%s address", type[1] ? "6" : "4");
 			goto out;
 		}
-		sb_add(&rd, tmp);
+		tw_sbuf_add(&rd, tmp);
 	} else if (!strcmp(type, "CNAME")) {
 		rc = get_target(&cv, "cname", origin, &rd);
 	} else if (!strcmp(type, "NS")) {
@@ -406,7 +361,7 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 		rc = get_target(&cv, "pointer", origin, &rd);
 	} else if (!strcmp(type, "MX")) {
 		if (!(rc = get_uint(&cv, "preference", 65535, &a))) {
-			sb_printf(&rd, "%u ", a);
+			tw_sbuf_printf(&rd, "%u ", a);
 			rc = get_target(&cv, "exchange", origin, &rd);
 		}
 	} else if (!strcmp(type, "TXT")) {
@@ -430,7 +385,7 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 		for (size_t i = 0; i < len; i++)
 			tag[i] = (char)tolower((unsigned char)s[i]);
 		tag[len] = '\0';
-		sb_printf(&rd, "%u %s ", a, tag);
+		tw_sbuf_printf(&rd, "%u %s ", a, tag);
 		if ((rc = get_str(&cv, "value", &s, &len)))
 			goto out;
 		add_quoted(&rd, (const unsigned char *)s, len);
@@ -441,7 +396,7 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 		    (rc = get_uint(&cv, "weight", 65535, &b)) ||
 		    (rc = get_uint(&cv, "port", 65535, &c)))
 			goto out;
-		sb_printf(&rd, "%u %u %u ", a, b, c);
+		tw_sbuf_printf(&rd, "%u %u %u ", a, b, c);
 		rc = get_target(&cv, "target", origin, &rd);
 	} else if (!strcmp(type, "TLSA")) {
 		const json_t *pv = json_object_get(item, "port");
@@ -458,7 +413,7 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 		    (rc = get_uint(&cv, "matching", 255, &m)) ||
 		    (rc = get_str(&cv, "associationData", &s, &len)))
 			goto out;
-		sb_printf(&rd, "%u %u %u ", a, b, m);
+		tw_sbuf_printf(&rd, "%u %u %u ", a, b, m);
 		size_t hex = 0;
 		for (size_t i = 0; i < len; i++) {
 			if (s[i] == ' ')
@@ -468,7 +423,7 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 				goto out;
 			}
 			char ch = (char)tolower((unsigned char)s[i]);
-			sb_addn(&rd, &ch, 1);
+			tw_sbuf_addn(&rd, &ch, 1);
 			hex++;
 		}
 		if (hex == 0 || hex % 2) {
@@ -478,11 +433,11 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 	} else if (!strcmp(type, "HTTPS") || !strcmp(type, "SVCB")) {
 		if ((rc = get_uint(&cv, "svcPriority", 65535, &a)))
 			goto out;
-		sb_printf(&rd, "%u ", a);
+		tw_sbuf_printf(&rd, "%u ", a);
 		const json_t *tn = json_object_get(item, "targetName");
 		if (json_is_string(tn) &&
 		    (!strcmp(json_string_value(tn), ".") || json_string_length(tn) == 0)) {
-			sb_add(&rd, ".");
+			tw_sbuf_add(&rd, ".");
 		} else if ((rc = get_target(&cv, "targetName", origin, &rd))) {
 			goto out;
 		}
@@ -505,8 +460,8 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 				}
 			}
 			if (len) {
-				sb_add(&rd, " ");
-				sb_addn(&rd, s, len);
+				tw_sbuf_add(&rd, " ");
+				tw_sbuf_addn(&rd, s, len);
 			}
 		}
 		const json_t *pv = json_object_get(item, "port");
@@ -544,12 +499,12 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 	/* owner: [pre1.pre2.]name.origin, absolute so nothing is left to
 	 * relative-name rules. */
 	if (pre1[0])
-		sb_printf(&line, "%s.%s.", pre1, pre2);
+		tw_sbuf_printf(&line, "%s.%s.", pre1, pre2);
 	if (!apex) {
-		sb_addn(&line, name, name_len);
-		sb_add(&line, ".");
+		tw_sbuf_addn(&line, name, name_len);
+		tw_sbuf_add(&line, ".");
 	}
-	sb_add(&line, origin);
+	tw_sbuf_add(&line, origin);
 	if (line.oom || rd.oom) {
 		rc = tw_dns_err_set(err, 3, "out of memory reading the spaceship zone");
 		goto out;
@@ -565,8 +520,8 @@ int tw_dns_spaceship_item_to_rr(tw_dns_zone_t *z, const json_t *item, size_t ind
 			         tw_strerror(rc));
 		goto out;
 	}
-	sb_printf(&line, " %" PRIu32 " IN %s ", ttl, type);
-	sb_add(&line, rd.s ? rd.s : "");
+	tw_sbuf_printf(&line, " %" PRIu32 " IN %s ", ttl, type);
+	tw_sbuf_add(&line, rd.s ? rd.s : "");
 	if (line.oom) {
 		rc = tw_dns_err_set(err, 3, "out of memory reading the spaceship zone");
 		goto out;
@@ -955,7 +910,7 @@ json_t *tw_dns_spaceship_rr_to_item(const tw_dns_rr_t *r, const char *origin, bo
 		NEED(2);
 		if (!rdf_name(ldns_rr_rdf(rr, 1), tgt, sizeof(tgt)))
 			goto badname;
-		sb_t params = {0};
+		tw_sbuf_t params = {0};
 		for (size_t i = 2; i < nf; i++) {
 			char *s = ldns_rdf2str(ldns_rr_rdf(rr, i));
 			if (!s) {
@@ -963,8 +918,8 @@ json_t *tw_dns_spaceship_rr_to_item(const tw_dns_rr_t *r, const char *origin, bo
 				goto malformed;
 			}
 			if (params.n)
-				sb_add(&params, " ");
-			sb_add(&params, s);
+				tw_sbuf_add(&params, " ");
+			tw_sbuf_add(&params, s);
 			free(s);
 		}
 		if (params.oom) {
@@ -1164,11 +1119,11 @@ static CURLcode http_once(ss_t *s, const char *method, const char *path, const c
 	curl_easy_reset(c);
 
 	/* The only place the credentials go. */
-	sb_t hk = {0}, hs = {0};
-	sb_add(&hk, "X-API-Key: ");
-	sb_add(&hk, s->key);
-	sb_add(&hs, "X-API-Secret: ");
-	sb_add(&hs, s->secret);
+	tw_sbuf_t hk = {0}, hs = {0};
+	tw_sbuf_add(&hk, "X-API-Key: ");
+	tw_sbuf_add(&hk, s->key);
+	tw_sbuf_add(&hs, "X-API-Secret: ");
+	tw_sbuf_add(&hs, s->secret);
 	struct curl_slist *h = NULL, *t;
 	const char *fixed[] = {"Accept: application/json",
 	                       "Expect:", body ? "Content-Type: application/json" : NULL};
@@ -1255,12 +1210,12 @@ static void problem_text(const resp_t *r, char *buf, size_t size)
 		tw_escape(buf, size, r->body, r->len < 200 ? r->len : 200);
 		return;
 	}
-	sb_t b = {0};
+	tw_sbuf_t b = {0};
 	const json_t *d = json_object_get(j, "detail");
 	char tmp[300];
 	if (json_is_string(d)) {
 		tw_escape(tmp, sizeof(tmp), json_string_value(d), json_string_length(d));
-		sb_add(&b, tmp);
+		tw_sbuf_add(&b, tmp);
 	}
 	const json_t *data = json_object_get(j, "data");
 	size_t i;
@@ -1270,15 +1225,15 @@ static void problem_text(const resp_t *r, char *buf, size_t size)
 		const json_t *f = json_object_get(e, "field"), *ds = json_object_get(e, "details");
 		if (i >= 8)
 			break;
-		sb_add(&b, b.n ? "; " : "");
+		tw_sbuf_add(&b, b.n ? "; " : "");
 		if (json_is_string(f)) {
 			tw_escape(tmp, sizeof(tmp), json_string_value(f), json_string_length(f));
-			sb_add(&b, tmp);
-			sb_add(&b, ": ");
+			tw_sbuf_add(&b, tmp);
+			tw_sbuf_add(&b, ": ");
 		}
 		if (json_is_string(ds)) {
 			tw_escape(tmp, sizeof(tmp), json_string_value(ds), json_string_length(ds));
-			sb_add(&b, tmp);
+			tw_sbuf_add(&b, tmp);
 		}
 	}
 	json_decref(j);

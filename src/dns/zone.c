@@ -7,6 +7,7 @@
 #include "util/tw.h"
 
 #include "dns/zone.h"
+#include "util/sbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,44 +19,6 @@ static void lower_ascii(char *s)
 {
 	for (; *s; s++)
 		*s = (char)tolower((unsigned char)*s);
-}
-
-/* A growing string; on allocation failure it keeps failing (oom set). */
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-} sbuf_t;
-
-static void sb_putn(sbuf_t *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_puts(sbuf_t *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-static void sb_putc(sbuf_t *b, char c)
-{
-	sb_putn(b, &c, 1);
 }
 
 /* Whether s[i] is preceded by an odd number of backslashes (is escaped). */
@@ -80,35 +43,35 @@ static char *dname_text(const ldns_rdf *rdf)
 	lower_ascii(s);
 	if (!strchr(s, '"'))
 		return s;
-	sbuf_t b = {0};
+	tw_sbuf_t b = {0};
 	for (size_t i = 0; s[i]; i++) {
 		if (s[i] == '"' && !escaped_at(s, i))
-			sb_putc(&b, '\\');
-		sb_putc(&b, s[i]);
+			tw_sbuf_addc(&b, '\\');
+		tw_sbuf_addc(&b, s[i]);
 	}
 	free(s);
 	if (b.oom) {
-		free(b.p);
+		free(b.s);
 		return NULL;
 	}
-	return b.p;
+	return b.s;
 }
 
 /* One TXT character-string's bytes, escaped for inside double quotes:
  * '"' and '\' with a backslash, bytes outside printable ASCII as \DDD
  * (RFC 1035 §5.1). */
-static void txt_escape(sbuf_t *b, const uint8_t *p, size_t n)
+static void txt_escape(tw_sbuf_t *b, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '"' || p[i] == '\\') {
-			sb_putc(b, '\\');
-			sb_putc(b, (char)p[i]);
+			tw_sbuf_addc(b, '\\');
+			tw_sbuf_addc(b, (char)p[i]);
 		} else if (p[i] < 0x20 || p[i] > 0x7e) {
 			char tmp[8];
 			snprintf(tmp, sizeof(tmp), "\\%03u", p[i]);
-			sb_puts(b, tmp);
+			tw_sbuf_add(b, tmp);
 		} else {
-			sb_putc(b, (char)p[i]);
+			tw_sbuf_addc(b, (char)p[i]);
 		}
 	}
 }
@@ -200,38 +163,38 @@ void tw_dns_zone_release(tw_dns_zone_t *z)
 /* Fills r's canonical owner, rdata and txt from rr (see zone.h). */
 static int canonicalise(tw_dns_rr_t *r, const ldns_rr *rr)
 {
-	sbuf_t b = {0};
+	tw_sbuf_t b = {0};
 	r->owner = dname_text(ldns_rr_owner(rr));
 	if (!r->owner)
 		return TW_ENOMEM;
 	if (is_txt_type(r->type)) {
-		sbuf_t t = {0};
-		sb_putn(&t, "", 0);
+		tw_sbuf_t t = {0};
+		tw_sbuf_addn(&t, "", 0);
 		for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
 			const ldns_rdf *f = ldns_rr_rdf(rr, i);
 			const uint8_t *d = ldns_rdf_data(f);
 			size_t n = ldns_rdf_size(f);
 			if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_STR && n >= 1) {
 				size_t l = d[0] < n - 1 ? d[0] : n - 1;
-				sb_putn(&t, (const char *)d + 1, l);
+				tw_sbuf_addn(&t, (const char *)d + 1, l);
 			}
 		}
 		if (t.oom) {
-			free(t.p);
+			free(t.s);
 			return TW_ENOMEM;
 		}
-		r->txt = t.p;
+		r->txt = t.s;
 		r->txt_len = t.n;
-		sb_putc(&b, '"');
-		txt_escape(&b, (const uint8_t *)t.p, t.n);
-		sb_putc(&b, '"');
+		tw_sbuf_addc(&b, '"');
+		txt_escape(&b, (const uint8_t *)t.s, t.n);
+		tw_sbuf_addc(&b, '"');
 	} else {
 		for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
 			const ldns_rdf *f = ldns_rr_rdf(rr, i);
 			char *s = ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME ? dname_text(f)
 			                                                      : ldns_rdf2str(f);
 			if (!s) {
-				free(b.p);
+				free(b.s);
 				return TW_ENOMEM;
 			}
 			/* ldns ends some fields (NSEC bitmaps, APL) with a blank. */
@@ -239,17 +202,17 @@ static int canonicalise(tw_dns_rr_t *r, const ldns_rr *rr)
 			while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
 				n--;
 			if (i)
-				sb_putc(&b, ' ');
-			sb_putn(&b, s, n);
+				tw_sbuf_addc(&b, ' ');
+			tw_sbuf_addn(&b, s, n);
 			free(s);
 		}
-		sb_putn(&b, "", 0);
+		tw_sbuf_addn(&b, "", 0);
 	}
 	if (b.oom) {
-		free(b.p);
+		free(b.s);
 		return TW_ENOMEM;
 	}
-	r->rdata = b.p;
+	r->rdata = b.s;
 	return 0;
 }
 
@@ -322,40 +285,40 @@ int tw_dns_zone_add_opaque(tw_dns_zone_t *z, const char *owner, const char *type
 {
 	if (!z->origin || !owner || !type_name)
 		return TW_EINVAL;
-	sbuf_t o = {0}, rd = {0};
+	tw_sbuf_t o = {0}, rd = {0};
 	/* The owner as the provider gave it: "@" and "" are the apex, a name
 	 * without a trailing dot is relative to the origin. */
 	if (!*owner || strcmp(owner, "@") == 0) {
-		sb_puts(&o, z->origin);
+		tw_sbuf_add(&o, z->origin);
 	} else {
-		sb_puts(&o, owner);
+		tw_sbuf_add(&o, owner);
 		size_t n = strlen(owner);
 		if (owner[n - 1] != '.' || escaped_at(owner, n - 1)) {
 			if (strcmp(z->origin, ".") != 0)
-				sb_putc(&o, '.');
-			sb_puts(&o, z->origin);
+				tw_sbuf_addc(&o, '.');
+			tw_sbuf_add(&o, z->origin);
 		}
 	}
 	uint16_t type = ldns_get_rr_type_by_name(type_name);
 	/* A type ldns doesn't know keeps its name at the head of rdata, with
 	 * type 0, so messages and the written zone still show it. */
 	if (type == 0) {
-		sb_puts(&rd, type_name);
+		tw_sbuf_add(&rd, type_name);
 		if (rdata && *rdata)
-			sb_putc(&rd, ' ');
+			tw_sbuf_addc(&rd, ' ');
 	}
-	sb_puts(&rd, rdata ? rdata : "");
+	tw_sbuf_add(&rd, rdata ? rdata : "");
 	tw_dns_rr_t *r = (o.oom || rd.oom) ? NULL : push_rr(z);
 	if (!r) {
-		free(o.p);
-		free(rd.p);
+		free(o.s);
+		free(rd.s);
 		return TW_ENOMEM;
 	}
-	lower_ascii(o.p);
-	r->owner = o.p;
+	lower_ascii(o.s);
+	r->owner = o.s;
 	r->type = type;
 	r->ttl = ttl;
-	r->rdata = rd.p;
+	r->rdata = rd.s;
 	r->flags = TW_DNS_RR_UNMANAGED;
 	r->note = note;
 	z->n++;
@@ -511,104 +474,131 @@ void tw_dns_zone_sort(tw_dns_zone_t *z)
 /* The owner relative to the origin, escaped so that it reads back as the
  * same name at the start of a line: a leading '$' would be a directive and a
  * lone "@" the apex (RFC 1035 §5.1). */
-static void put_owner(sbuf_t *b, const tw_dns_zone_t *z, const char *owner)
+static void put_owner(tw_sbuf_t *b, const tw_dns_zone_t *z, const char *owner)
 {
 	char rel[1100];
 	tw_dns_rel_name(z, owner, rel, sizeof(rel));
 	if (rel[0] == '$' || (rel[0] == '@' && strcmp(owner, z->origin) != 0))
-		sb_putc(b, '\\');
-	sb_puts(b, rel);
+		tw_sbuf_addc(b, '\\');
+	tw_sbuf_add(b, rel);
 }
 
 /* TXT data as quoted strings of at most 255 bytes each (RFC 1035 §3.3). */
-static void put_txt(sbuf_t *b, const tw_dns_rr_t *r)
+static void put_txt(tw_sbuf_t *b, const tw_dns_rr_t *r)
 {
 	size_t off = 0;
 	do {
 		size_t n = r->txt_len - off > 255 ? 255 : r->txt_len - off;
 		if (off)
-			sb_putc(b, ' ');
-		sb_putc(b, '"');
+			tw_sbuf_addc(b, ' ');
+		tw_sbuf_addc(b, '"');
 		txt_escape(b, (const uint8_t *)r->txt + off, n);
-		sb_putc(b, '"');
+		tw_sbuf_addc(b, '"');
 		off += n;
 	} while (off < r->txt_len);
 }
 
-static void put_record(sbuf_t *b, const tw_dns_zone_t *z, const tw_dns_rr_t *r)
+static void put_record(tw_sbuf_t *b, const tw_dns_zone_t *z, const tw_dns_rr_t *r)
 {
 	char tmp[64];
 	put_owner(b, z, r->owner);
 	snprintf(tmp, sizeof(tmp), " %" PRIu32 " IN ", r->ttl);
-	sb_puts(b, tmp);
+	tw_sbuf_add(b, tmp);
 	if (r->type != 0) {
-		sb_puts(b, tw_dns_type_name(r->type, tmp, sizeof(tmp)));
-		sb_putc(b, ' ');
+		tw_sbuf_add(b, tw_dns_type_name(r->type, tmp, sizeof(tmp)));
+		tw_sbuf_addc(b, ' ');
 	}
 	if (r->txt)
 		put_txt(b, r);
 	else
-		sb_puts(b, r->rdata);
+		tw_sbuf_add(b, r->rdata);
 }
 
 /* Text that goes after "; " on one comment line: no line breaks. */
-static void put_comment_text(sbuf_t *b, const char *s, size_t n)
+static void put_comment_text(tw_sbuf_t *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		sb_putc(b, s[i] == '\n' || s[i] == '\r' ? ' ' : s[i]);
+		tw_sbuf_addc(b, s[i] == '\n' || s[i] == '\r' ? ' ' : s[i]);
 }
 
 int tw_dns_zone_write(const tw_dns_zone_t *z, FILE *out, const char *header)
 {
-	sbuf_t b = {0};
+	tw_sbuf_t b = {0};
 	if (!z->origin)
 		return -EINVAL;
 	for (const char *h = header; h && *h;) {
 		const char *e = strchr(h, '\n');
 		size_t n = e ? (size_t)(e - h) : strlen(h);
-		sb_puts(&b, n ? "; " : ";");
+		tw_sbuf_add(&b, n ? "; " : ";");
 		put_comment_text(&b, h, n);
-		sb_putc(&b, '\n');
+		tw_sbuf_addc(&b, '\n');
 		h = e ? e + 1 : h + n;
 	}
-	sb_puts(&b, "$ORIGIN ");
-	sb_puts(&b, z->origin);
-	sb_putc(&b, '\n');
+	tw_sbuf_add(&b, "$ORIGIN ");
+	tw_sbuf_add(&b, z->origin);
+	tw_sbuf_addc(&b, '\n');
 	sort_key_t *k = sorted_keys(z);
 	if (!k) {
-		free(b.p);
+		free(b.s);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < z->n; i++) {
 		const tw_dns_rr_t *r = k[i].r;
 		if (r->flags & TW_DNS_RR_UNMANAGED) {
-			sbuf_t line = {0};
+			tw_sbuf_t line = {0};
 			put_record(&line, z, r);
-			sb_puts(&b, "; unmanaged");
+			tw_sbuf_add(&b, "; unmanaged");
 			if (r->note) {
-				sb_puts(&b, " (");
+				tw_sbuf_add(&b, " (");
 				put_comment_text(&b, r->note, strlen(r->note));
-				sb_putc(&b, ')');
+				tw_sbuf_addc(&b, ')');
 			}
-			sb_puts(&b, ": ");
-			if (line.p)
-				put_comment_text(&b, line.p, line.n);
+			tw_sbuf_add(&b, ": ");
+			if (line.s)
+				put_comment_text(&b, line.s, line.n);
 			b.oom |= line.oom;
-			free(line.p);
+			free(line.s);
 		} else {
 			put_record(&b, z, r);
 		}
-		sb_putc(&b, '\n');
+		tw_sbuf_addc(&b, '\n');
 	}
 	free_keys(k, z->n);
 	if (b.oom) {
-		free(b.p);
+		free(b.s);
 		return -ENOMEM;
 	}
 	errno = 0;
-	size_t w = fwrite(b.p, 1, b.n, out);
-	free(b.p);
+	size_t w = fwrite(b.s, 1, b.n, out);
+	free(b.s);
 	if (w != b.n || fflush(out) != 0 || ferror(out))
 		return errno ? -errno : -EIO;
 	return 0;
+}
+
+bool tw_dns_type_managed(uint16_t type)
+{
+	switch (type) {
+	case LDNS_RR_TYPE_A:
+	case LDNS_RR_TYPE_AAAA:
+	case LDNS_RR_TYPE_CNAME:
+	case LDNS_RR_TYPE_DNAME:
+	case LDNS_RR_TYPE_MX:
+	case LDNS_RR_TYPE_TXT:
+	case LDNS_RR_TYPE_SPF:
+	case LDNS_RR_TYPE_SRV:
+	case LDNS_RR_TYPE_CAA:
+	case LDNS_RR_TYPE_TLSA:
+	case LDNS_RR_TYPE_SMIMEA:
+	case LDNS_RR_TYPE_OPENPGPKEY:
+	case LDNS_RR_TYPE_SSHFP:
+	case LDNS_RR_TYPE_NAPTR:
+	case LDNS_RR_TYPE_URI:
+	case LDNS_RR_TYPE_NS:
+	case LDNS_RR_TYPE_PTR:
+	case LDNS_RR_TYPE_HTTPS:
+	case LDNS_RR_TYPE_SVCB:
+	case LDNS_RR_TYPE_SOA: return true;
+	default: return false;
+	}
 }

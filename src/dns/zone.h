@@ -66,8 +66,8 @@ int tw_dns_zone_add_text(tw_dns_zone_t *z, const char *text, const char *file, i
                          unsigned flags, tw_diags_t *d);
 
 /* A record without an ldns form (e.g. a provider's ALIAS), shown only. */
-int tw_dns_zone_add_opaque(tw_dns_zone_t *z, const char *owner, const char *type_name,
-                           uint32_t ttl, const char *rdata, const char *note);
+int tw_dns_zone_add_opaque(tw_dns_zone_t *z, const char *owner, const char *type_name, uint32_t ttl,
+                           const char *rdata, const char *note);
 
 /*
  * Loads an RFC 1035 master file: $ORIGIN, $TTL and $INCLUDE (paths relative
@@ -75,8 +75,8 @@ int tw_dns_zone_add_opaque(tw_dns_zone_t *z, const char *owner, const char *type
  * comments, quoted strings, blank owner = previous owner. domain is the
  * --domain option or NULL; if both it and $ORIGIN are given and differ, that
  * is an error. Every problem is a diag with the file and line it is on; all
- * of them are collected. Returns 0 or TW_EINVAL; either way z is
- * initialised and must be released.
+ * of them are collected. Returns 0 or TW_EINVAL; either way the function
+ * initialised z (don't init it before) and the caller releases it.
  */
 int tw_dns_zone_load(tw_dns_zone_t *z, const char *path, const char *domain, tw_diags_t *d);
 /* The same from memory (fuzzing, tests); $INCLUDE is refused. */
@@ -96,6 +96,19 @@ int tw_dns_zone_write(const tw_dns_zone_t *z, FILE *out, const char *header);
 
 /* "www" / "@" / "_dmarc" for an owner under the origin, into buf. */
 const char *tw_dns_rel_name(const tw_dns_zone_t *z, const char *owner, char *buf, size_t size);
+
+/*
+ * The record types tailwart dns manages from a zone file: what a mail domain
+ * publishes (A, AAAA, CNAME, DNAME, MX, TXT, SPF, SRV, CAA, TLSA, SMIMEA,
+ * OPENPGPKEY, SSHFP, NAPTR, URI, NS, PTR, HTTPS, SVCB) and SOA (read, never
+ * written). Other types are refused in files and shown as unmanaged when
+ * listed: fewer of ldns's text parsers face user input (ldns 1.8.3 leaks on
+ * some malformed CERT/IPSECKEY data), and no provider here writes them.
+ */
+bool tw_dns_type_managed(uint16_t type);
+#define TW_DNS_MANAGED_TYPES                                                                       \
+	"A, AAAA, CNAME, DNAME, MX, TXT, SPF, SRV, CAA, TLSA, SMIMEA, OPENPGPKEY, SSHFP, NAPTR, "  \
+	"URI, NS, PTR, HTTPS, SVCB and SOA"
 
 /* "TXT", "A", or "TYPE65280". */
 const char *tw_dns_type_name(uint16_t type, char *buf, size_t size);

@@ -18,6 +18,7 @@
 #include "util/tw.h"
 
 #include "dns/zone.h"
+#include "util/sbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -30,30 +31,6 @@
 #define ZF_MAX_FILE   (64u << 20)  /* bytes per zone file */
 #define ZF_MAX_ENTRY  (256u << 10) /* bytes per logical line */
 #define ZF_MAX_TTL    2147483647u  /* RFC 2181 §8 */
-
-typedef struct zf_buf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-} zf_buf_t;
-
-static void zb_putc(zf_buf_t *b, char c)
-{
-	if (b->oom)
-		return;
-	if (b->n + 2 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	b->p[b->n++] = c;
-	b->p[b->n] = '\0';
-}
 
 typedef struct zf_ctx {
 	tw_dns_zone_t *z;
@@ -140,7 +117,7 @@ typedef struct zf_reader {
  * and *blank whether it starts with a blank (owner = previous owner).
  * Malformed lines are reported and skipped. Returns false at the end.
  */
-static bool next_entry(zf_ctx_t *c, const char *file, zf_reader_t *r, zf_buf_t *out, int *start,
+static bool next_entry(zf_ctx_t *c, const char *file, zf_reader_t *r, tw_sbuf_t *out, int *start,
                        bool *blank)
 {
 	while (!c->stop && r->pos < r->len) {
@@ -148,8 +125,8 @@ static bool next_entry(zf_ctx_t *c, const char *file, zf_reader_t *r, zf_buf_t *
 		int depth = 0;
 		bool inq = false, bad = false, content = false;
 		out->n = 0;
-		if (out->p)
-			out->p[0] = '\0';
+		if (out->s)
+			out->s[0] = '\0';
 		*start = r->line;
 		*blank = b[r->pos] == ' ' || b[r->pos] == '\t';
 		for (;;) {
@@ -199,10 +176,10 @@ static bool next_entry(zf_ctx_t *c, const char *file, zf_reader_t *r, zf_buf_t *
 				if (ch != ' ' && ch != '\t')
 					content = true;
 				if (!bad)
-					zb_putc(out, ch);
+					tw_sbuf_addc(out, ch);
 				if (esc_next) {
 					if (!bad)
-						zb_putc(out, b[r->pos]);
+						tw_sbuf_addc(out, b[r->pos]);
 					r->pos++;
 				}
 			}
@@ -223,7 +200,7 @@ static bool next_entry(zf_ctx_t *c, const char *file, zf_reader_t *r, zf_buf_t *
 			}
 			if (depth > 0 && !at_end) {
 				if (!bad)
-					zb_putc(out, ' ');
+					tw_sbuf_addc(out, ' ');
 				continue;
 			}
 			if (depth > 0) {
@@ -833,6 +810,13 @@ static void do_record(zf_ctx_t *c, zf_state_t *st, const char *file, int line, b
 		zf_err(c, file, line, field, "%s is a query type, not a record type", type_s);
 		goto out;
 	}
+	if (!tw_dns_type_managed(type)) {
+		zf_err(c, file, line, field,
+		       "tailwart dns doesn't manage %s records: it manages " TW_DNS_MANAGED_TYPES
+		       "; leave %s out of the file (in the live zone it is left alone)",
+		       type_s, type_s);
+		goto out;
+	}
 	while (e[i] == ' ' || e[i] == '\t')
 		i++;
 	const char *rest = e + i;
@@ -924,18 +908,18 @@ out:
 static void process(zf_ctx_t *c, zf_state_t *st, const char *file, const char *buf, size_t len)
 {
 	zf_reader_t r = {.buf = buf, .len = len, .line = c->fixed ? c->fixed_line : 1};
-	zf_buf_t e = {0};
+	tw_sbuf_t e = {0};
 	int line;
 	bool blank;
 	while (!c->stop && next_entry(c, file, &r, &e, &line, &blank)) {
 		if (c->fixed)
 			line = c->fixed_line;
-		if (!blank && e.p[0] == '$')
-			do_directive(c, st, file, line, e.p);
+		if (!blank && e.s[0] == '$')
+			do_directive(c, st, file, line, e.s);
 		else
-			do_record(c, st, file, line, blank, e.p);
+			do_record(c, st, file, line, blank, e.s);
 	}
-	free(e.p);
+	free(e.s);
 }
 
 /* ---- whole loads -------------------------------------------------------- */

@@ -198,19 +198,8 @@ void tw_dkim_rec_release(tw_dkim_key_t *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static void add(tw_diags_t *d, const char *field, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void add(tw_diags_t *d, const char *field, const char *fmt, ...)
-{
-	char msg[384];
-	va_list ap;
-	if (!d)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	tw_diag_add(d, NULL, 0, field, "%s", msg);
-}
+/* A finding without a place: the caller knows the record's file and line. */
+#define add(d, field, ...) ((d) ? (void)tw_diag_add((d), NULL, 0, (field), __VA_ARGS__) : (void)0)
 
 /* Loads the decoded p= as a key of type k; errors/warnings as diags. */
 static int load_key(tw_dkim_key_t *out, tw_diags_t *errors, tw_diags_t *warnings)

@@ -13,19 +13,8 @@ static bool is_wsp(int c)
 	return c == ' ' || c == '\t';
 }
 
-static void add(tw_diags_t *d, const char *field, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void add(tw_diags_t *d, const char *field, const char *fmt, ...)
-{
-	char msg[384];
-	va_list ap;
-	if (!d)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	tw_diag_add(d, NULL, 0, field, "%s", msg);
-}
+/* A finding without a place: the caller knows the record's file and line. */
+#define add(d, field, ...) ((d) ? (void)tw_diag_add((d), NULL, 0, (field), __VA_ARGS__) : (void)0)
 
 const char *tw_dmarc_policy_name(int p)
 {

@@ -365,9 +365,9 @@ static void test_can_write_refusals(void **state)
 	const struct {
 		const char *line, *want;
 	} cases[] = {
-	        {"@ 300 IN DS 12345 13 2 "
+	        {"@ 300 IN SSHFP 4 2 "
 	         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	         "can't hold DS"},
+	         "can't hold SSHFP"},
 	        {"@ 300 IN CAA 0 contactemail \"a@example.com\"", "issue, issuewild and iodef"},
 	        {"@ 300 IN CAA 1 issue \"letsencrypt.org\"", "flags 0 and 128"},
 	        {"@ 3600 IN NS ns1.example.net.", "registrar"},

@@ -376,19 +376,19 @@ static void test_bad_lines(void **state)
 	tw_dns_zone_release(&z);
 	tw_diags_release(&d);
 
-	/* IPSECKEY is checked before ldns sees it (ldns 1.8.3 leaks on bad ones) */
+	/* Types outside the managed set are refused before ldns parses them
+	 * (ldns 1.8.3 leaks on some malformed IPSECKEY and CERT data). */
 	assert_int_equal(load_text(&z,
 	                           "$ORIGIN example.com.\n$TTL 1\n"
 	                           "a IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtu\n"
-	                           "b IPSECKEY 10 2 2 2001:db8::1 !!\n"
-	                           "c IPSECKEY 10 1 x 192.0.2.38 AQID\n",
+	                           "k CERT  0 0 PGPAQID\n"
+	                           "m MX 10 mail\n",
 	                           NULL, &d),
 	                 TW_EINVAL);
 	assert_int_equal(d.n, 2);
-	want_diag(&d, "t.zone", 4, "not base64");
-	want_diag(&d, "t.zone", 5, "numbers from 0 to 255");
-	need_rr(&z, "a.example.com.", LDNS_RR_TYPE_IPSECKEY,
-	        "10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtu");
+	want_diag(&d, "t.zone", 3, "doesn't manage IPSECKEY records");
+	want_diag(&d, "t.zone", 4, "doesn't manage CERT records");
+	need_rr(&z, "m.example.com.", LDNS_RR_TYPE_MX, "10 mail.example.com.");
 	tw_dns_zone_release(&z);
 	tw_diags_release(&d);
 }
