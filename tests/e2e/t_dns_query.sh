@@ -13,7 +13,9 @@
 # NS set unchanged), the parent's names are shown and the check says WRONG
 # with exit 1 (the parent's referral is read, not the child's NS set); a
 # resolver that is down is reported as unreachable within seconds; the
-# TSIG secret appears in no output.
+# TSIG secret appears in no output. Then the spaceship provider against the
+# API fake (in the namespace too): the parent delegating elsewhere is WRONG
+# (exit 1), delegating to launch1/launch2.spaceship.net is ok.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/knot.sh
@@ -137,6 +139,53 @@ if grep -qxF "$want" "$OUT" && grep -q '^delegation: WRONG' "$OUT" && [ "$RC" = 
 else
 	not_ok "after the parent's change: its names, not the child's, and WRONG with exit 1" "exit $RC"
 	diag_file "$OUT" 20
+fi
+
+# The Spaceship provider's nameservers are launch1/launch2.spaceship.net
+# (docs/spaceship-api.md section 6): with the fake API in the namespace, the
+# same parent first delegates elsewhere (writes would change nothing: exit 1),
+# then to Spaceship (ok).
+SS_KEY="k-$(head -c 12 /dev/urandom | xxd -p)"
+SS_SECRET="s-$(head -c 18 /dev/urandom | xxd -p)"
+printf '%s\n' '{"domains": {"example.test": [' \
+	'{"type":"A","name":"www","address":"192.0.2.10","ttl":300,"group":{"type":"custom"}}]}}' \
+	>"$T_DIR/ss-state.json"
+SPAWN_NS=$NS spawn "$T_DIR/fake.out" "$PY" "$TW_ROOT/tests/fakes/spaceship_fake.py" --port 0 \
+	--port-file "$T_DIR/fake.port" --key "$SS_KEY" --secret "$SS_SECRET" --state "$T_DIR/ss-state.json"
+wait_for 10 test -s "$T_DIR/fake.port" || bail "the Spaceship fake did not start: $(cat "$T_DIR/fake.out")"
+ss_check() { # NAME
+	OUT=$T_DIR/$1.out
+	OUTS+=("$OUT")
+	timeout 60 ip netns exec "$NS" env SPACESHIP_API_URL="http://127.0.0.1:$(cat "$T_DIR/fake.port")/v1" \
+		SPACESHIP_API_KEY="$SS_KEY" SPACESHIP_API_SECRET="$SS_SECRET" \
+		"$TAILWART" dns check --provider spaceship --resolver 127.0.0.2 example.test >"$OUT" 2>&1
+	RC=$?
+}
+ss_check ss_elsewhere
+if [ "$RC" = 1 ] && grep -q '^credentials: ok' "$OUT" &&
+	grep -q '^delegation: WRONG: none of spaceship.s nameservers (launch1.spaceship.net., launch2.spaceship.net.)' "$OUT"; then
+	ok "spaceship: credentials ok, but the parent delegates elsewhere: WRONG naming launch1/launch2, exit 1"
+else
+	not_ok "spaceship: delegation elsewhere" "exit $RC"
+	diag_file "$OUT" 20
+fi
+write_parent 3 launch1.spaceship.net. launch2.spaceship.net.
+knotc -c "$PARENT/knot.conf" zone-reload test. >"$T_DIR/reload3.out" 2>&1 ||
+	bail "knotc zone-reload failed: $(cat "$T_DIR/reload3.out")"
+wait_for 10 bash -c "ip netns exec '$NS' kdig +norec +short @127.0.0.2 test. SOA | grep -q ' 3 '" ||
+	bail "the parent did not load serial 3"
+ss_check ss_good
+if [ "$RC" = 0 ] && grep -qx 'delegation: ok' "$OUT" &&
+	grep -q 'delegates example.test. to: launch1.spaceship.net. launch2.spaceship.net.' "$OUT"; then
+	ok "spaceship: the parent delegates to launch1/launch2.spaceship.net: ok, exit 0"
+else
+	not_ok "spaceship: delegation ok" "exit $RC"
+	diag_file "$OUT" 20
+fi
+if grep -qF -e "$SS_KEY" -e "$SS_SECRET" "$T_DIR/ss_elsewhere.out" "$T_DIR/ss_good.out"; then
+	not_ok "the Spaceship key and secret appear in no output"
+else
+	ok "the Spaceship key and secret appear in no output"
 fi
 
 # No resolver there: reported, quickly, as unreachable.
