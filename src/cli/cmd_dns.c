@@ -457,38 +457,63 @@ static int write_planfile(const char *path, json_t *j)
 	return rc;
 }
 
+/* What plan, diff, apply and restore share: the zones, the provider, the plan. */
+typedef struct dns_session {
+	tw_dns_zone_t desired, live;
+	tw_dns_provider_t *p;
+	const char **store; /* the ignore patterns of o */
+	tw_dns_plan_opts_t o;
+	tw_dns_plan_t plan;
+	tw_diags_t errs;
+} dns_session_t;
+
+/* With s->desired loaded: the provider, the live zone and the plan. Returns an exit code. */
+static int session_plan(dns_args_t *a, dns_session_t *s)
+{
+	int rc;
+	if ((rc = make_provider(a, s->desired.origin, &s->p)) != 0 ||
+	    (rc = list_live(a, s->p, s->desired.origin, &s->live)) != 0)
+		return rc;
+	s->store = tw_xcalloc(nignore_all(a), sizeof(*s->store));
+	plan_opts(a, &s->o, s->store);
+	if (tw_dns_plan_make(&s->plan, &s->desired, &s->live, s->p->ops, &s->o, &s->errs) < 0) {
+		print_diags(a->sub, &s->errs);
+		return 2;
+	}
+	return 0;
+}
+
+static void session_close(dns_session_t *s)
+{
+	tw_diags_release(&s->errs);
+	tw_dns_plan_release(&s->plan);
+	free(s->store);
+	tw_dns_zone_release(&s->live);
+	tw_dns_zone_release(&s->desired);
+	tw_dns_provider_destroy(s->p);
+}
+
 /* plan and diff. */
 static int cmd_plan(dns_args_t *a, bool diff_only)
 {
-	tw_dns_zone_t desired, live;
-	tw_dns_provider_t *p = NULL;
-	int rc = load_desired(a, &desired);
-	if (rc)
-		return rc;
-	if ((rc = make_provider(a, desired.origin, &p)) != 0 ||
-	    (rc = list_live(a, p, desired.origin, &live)) != 0) {
-		tw_dns_provider_destroy(p);
-		tw_dns_zone_release(&desired);
+	dns_session_t s = {0};
+	int rc = load_desired(a, &s.desired);
+	if (rc == 0)
+		rc = session_plan(a, &s);
+	if (rc) {
+		session_close(&s);
 		return rc;
 	}
-	const char **store = tw_xcalloc(nignore_all(a), sizeof(*store));
-	tw_dns_plan_opts_t o;
-	plan_opts(a, &o, store);
-	tw_dns_plan_t plan;
-	tw_diags_t errs = {0};
-	if (tw_dns_plan_make(&plan, &desired, &live, p->ops, &o, &errs) < 0) {
-		print_diags(a->sub, &errs);
-		rc = 2;
-	} else if (diff_only) {
-		tw_dns_plan_print(&plan, stdout);
-		rc = plan.nchanges ? 1 : 0;
+	if (diff_only) {
+		tw_dns_plan_print(&s.plan, stdout);
+		rc = s.plan.nchanges ? 1 : 0;
 	} else {
-		json_t *j = tw_dns_plan_json(&plan, &o);
+		json_t *j = tw_dns_plan_json(&s.plan, &s.o);
 		if (a->json) {
 			json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 			fputc('\n', stdout);
 		} else {
-			tw_dns_plan_print(&plan, stdout);
+			tw_dns_plan_print(&s.plan, stdout);
 		}
 		if (a->out) {
 			int w = write_planfile(a->out, j);
@@ -499,17 +524,12 @@ static int cmd_plan(dns_args_t *a, bool diff_only)
 			} else if (!a->json) {
 				printf("\nPlan saved to %s; apply it with: tailwart dns apply "
 				       "--provider %s %s\n",
-				       a->out, p->ops->name, a->out);
+				       a->out, s.p->ops->name, a->out);
 			}
 		}
 		json_decref(j);
 	}
-	tw_diags_release(&errs);
-	tw_dns_plan_release(&plan);
-	free(store);
-	tw_dns_zone_release(&live);
-	tw_dns_zone_release(&desired);
-	tw_dns_provider_destroy(p);
+	session_close(&s);
 	return rc;
 }
 
@@ -528,9 +548,8 @@ static bool confirm(const char *origin, const char *provider, size_t ncalls)
 /* apply and restore. */
 static int cmd_apply(dns_args_t *a, bool restore)
 {
-	tw_dns_zone_t desired, live;
+	dns_session_t s = {0};
 	tw_dns_planfile_t pf = {0};
-	tw_dns_provider_t *p = NULL;
 	bool from_plan = !restore && looks_like_planfile(a->arg);
 	int rc;
 	if (!a->yes && !isatty(STDIN_FILENO)) {
@@ -549,73 +568,53 @@ static int cmd_apply(dns_args_t *a, bool restore)
 			        strerror(errno));
 			return 2;
 		}
-		rc = tw_dns_planfile_parse(a->arg, buf, len, &desired, &pf, &d);
+		rc = tw_dns_planfile_parse(a->arg, buf, len, &s.desired, &pf, &d);
 		free(buf);
-		if (rc < 0) {
-			print_diags(a->sub, &d);
-			tw_diags_release(&d);
-			return 2;
-		}
+		print_diags(a->sub, &d);
 		tw_diags_release(&d);
+		if (rc < 0)
+			return 2;
 		if (a->provider && strcmp(a->provider, pf.provider) != 0) {
 			fprintf(stderr,
 			        "tailwart dns apply: %s was planned for provider %s, not %s\n",
 			        a->arg, pf.provider, a->provider);
-			tw_dns_planfile_release(&pf);
-			tw_dns_zone_release(&desired);
-			return 2;
+			rc = 2;
+			goto out;
 		}
 		/* The plan's own options, so the same plan is made again. */
 		a->purge = pf.purge;
 		a->ignore = (const char **)pf.ignore;
 		a->nignore = pf.nignore;
-	} else if ((rc = load_desired(a, &desired)) != 0) {
-		return rc;
+	} else if ((rc = load_desired(a, &s.desired)) != 0) {
+		goto out;
 	}
 	if (restore)
 		a->purge = true; /* within the managed set: ignore patterns still hold */
-	if ((rc = make_provider(a, desired.origin, &p)) != 0 ||
-	    (rc = list_live(a, p, desired.origin, &live)) != 0) {
-		tw_dns_provider_destroy(p);
-		tw_dns_zone_release(&desired);
-		tw_dns_planfile_release(&pf);
-		return rc;
-	}
-	const char **store = tw_xcalloc(nignore_all(a), sizeof(*store));
-	tw_dns_plan_opts_t o;
-	plan_opts(a, &o, store);
-	tw_dns_plan_t plan;
-	tw_diags_t errs = {0};
-	char shown[65] = "";
-	if (tw_dns_plan_make(&plan, &desired, &live, p->ops, &o, &errs) < 0) {
-		print_diags(a->sub, &errs);
-		rc = 2;
+	if ((rc = session_plan(a, &s)) != 0)
 		goto out;
-	}
-	tw_dns_plan_print(&plan, stdout);
+	tw_dns_plan_print(&s.plan, stdout);
 	fflush(stdout);
-	memcpy(shown, from_plan ? pf.live_digest : plan.live_digest, sizeof(shown));
-	if (from_plan && strcmp(pf.live_digest, plan.live_digest) != 0) {
+	if (from_plan && strcmp(pf.live_digest, s.plan.live_digest) != 0) {
 		printf("\nThe live zone changed since %s was made; nothing was written. Plan again "
 		       "and review the new plan.\n",
 		       a->arg);
 		rc = 1;
 		goto out;
 	}
-	if (plan.ncalls == 0) {
+	if (s.plan.ncalls == 0) {
 		rc = 0;
 		goto out;
 	}
-	if (!a->yes && !confirm(desired.origin, p->ops->name, plan.ncalls)) {
+	if (!a->yes && !confirm(s.desired.origin, s.p->ops->name, s.plan.ncalls)) {
 		printf("Not applied.\n");
 		rc = 1;
 		goto out;
 	}
 	printf("\n");
 	tw_dns_apply_opts_t ao = {
-	        .plan = &o,
+	        .plan = &s.o,
 	        .snapshots = a->snapshots,
-	        .expect_digest = shown,
+	        .expect_digest = s.plan.live_digest, /* what was shown, or the plan file's */
 	        .from_planfile = from_plan,
 	        .verify = a->verify,
 	        .resolver = a->resolver,
@@ -625,19 +624,14 @@ static int cmd_apply(dns_args_t *a, bool restore)
 	        .verify_interval_ms = 500,
 	        .out = stdout,
 	};
-	rc = tw_dns_apply(p, &desired, &ao);
+	rc = tw_dns_apply(s.p, &s.desired, &ao);
 out:
-	tw_diags_release(&errs);
-	tw_dns_plan_release(&plan);
-	free(store);
-	tw_dns_zone_release(&live);
-	tw_dns_zone_release(&desired);
+	session_close(&s);
 	if (from_plan) {
 		a->ignore = NULL;
 		a->nignore = 0;
 	}
 	tw_dns_planfile_release(&pf);
-	tw_dns_provider_destroy(p);
 	return rc;
 }
 
