@@ -63,6 +63,7 @@ static const char provider_help[] =
 static const char *const sub_usage[] = {
         "check",
         "usage: tailwart dns check --provider P [provider options] DOMAIN [--resolver ADDR]\n"
+        "                          [--json]\n"
         "Proves the credentials with a read-only call (write access can't be proven\n"
         "without writing) and checks that the parent zone delegates DOMAIN to the\n"
         "provider's nameservers (else writes would succeed with no effect).\n"
@@ -100,7 +101,7 @@ static const char *const sub_usage[] = {
         "ignored and provider-owned ones are left alone). Same safety as apply.\n",
         "lint",
         "usage: tailwart dns lint ZONEFILE [--domain D] [--offline] [--resolver ADDR]\n"
-        "                         [-c FILE]\n"
+        "                         [-c FILE] [--json]\n"
         "Mail-domain rules: one SPF record per name, at most 10 SPF DNS lookups (includes\n"
         "outside the zone are resolved unless --offline), TXT strings split at 255 bytes,\n"
         "no CNAME beside other data, MX not at a CNAME or an address, DMARC and DKIM\n"
@@ -303,6 +304,36 @@ static int load_desired(const dns_args_t *a, tw_dns_zone_t *z)
 	return 0;
 }
 
+static json_t *names_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* The names the parent must delegate to: the provider's, or the zone's apex NS. */
+static char **wanted_ns(const tw_dns_provider_t *p, const tw_dns_zone_t *live, size_t *n)
+{
+	char **want = tw_xcalloc(live->n + 8, sizeof(*want));
+	*n = 0;
+	if (p->ops->nameservers) {
+		for (const char *const *s = p->ops->nameservers; *s && *n < 7; s++)
+			want[(*n)++] = tw_xstrdup(*s);
+		return want;
+	}
+	for (size_t i = 0; i < live->n; i++)
+		if (live->v[i].type == LDNS_RR_TYPE_NS &&
+		    strcmp(live->v[i].owner, live->origin) == 0 && live->v[i].rr) {
+			char *s = ldns_rdf2str(ldns_rr_rdf(live->v[i].rr, 0));
+			for (char *c = s; c && *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			if (s)
+				want[(*n)++] = s;
+		}
+	return want;
+}
+
 static int cmd_check(dns_args_t *a)
 {
 	tw_dns_provider_t *p;
@@ -311,78 +342,103 @@ static int cmd_check(dns_args_t *a)
 	if (rc)
 		return rc;
 	tw_dns_err_t e = {0};
-	tw_dns_zone_init(&live, a->arg);
+	json_t *j = json_object(), *cred = json_object(), *del = json_object();
+	json_object_set_new(j, "domain", json_string(p->origin));
+	json_object_set_new(j, "provider", json_string(p->ops->name));
+	json_object_set_new(j, "credentials", cred);
+	tw_dns_zone_init(&live, p->origin);
 	if (p->ops->list(p, &live, &e) < 0) {
-		printf("credentials: FAILED: %s%s%s%s\n", e.msg, e.code[0] ? " [" : "", e.code,
-		       e.code[0] ? "]" : "");
-		tw_dns_zone_release(&live);
-		tw_dns_provider_destroy(p);
-		return e.exit_code ? e.exit_code : 3;
+		rc = e.exit_code ? e.exit_code : 3;
+		json_object_set_new(cred, "ok", json_false());
+		json_object_set_new(cred, "error", json_string(e.msg));
+		json_object_set_new(cred, "code", json_string(e.code));
+		if (!a->json)
+			printf("credentials: FAILED: %s%s%s%s\n", e.msg, e.code[0] ? " [" : "",
+			       e.code, e.code[0] ? "]" : "");
+		json_decref(del); /* not checked: no delegation object */
+		goto out;
 	}
-	printf("credentials: ok: read access proven, %zu records listed for %s at %s "
-	       "(write access can't be proven without writing)\n",
-	       live.n, live.origin, p->ops->name);
-	/* The names the parent must delegate to. */
-	char **want = NULL;
-	size_t nwant = 0;
-	if (p->ops->nameservers) {
-		for (const char *const *s = p->ops->nameservers; *s; s++)
-			nwant++;
-		want = tw_xcalloc(nwant + 1, sizeof(*want));
-		for (size_t i = 0; i < nwant; i++)
-			want[i] = tw_xstrdup(p->ops->nameservers[i]);
-	} else {
-		want = tw_xcalloc(live.n + 1, sizeof(*want));
-		for (size_t i = 0; i < live.n; i++)
-			if (live.v[i].type == LDNS_RR_TYPE_NS &&
-			    strcmp(live.v[i].owner, live.origin) == 0 && live.v[i].rr) {
-				char *s = ldns_rdf2str(ldns_rr_rdf(live.v[i].rr, 0));
-				for (char *c = s; c && *c; c++)
-					*c = (char)tolower((unsigned char)*c);
-				if (s)
-					want[nwant++] = s;
-			}
-	}
-	char **got = NULL;
-	size_t ngot = 0;
+	json_object_set_new(cred, "ok", json_true());
+	json_object_set_new(cred, "records", json_integer((json_int_t)live.n));
+	json_object_set_new(cred, "write_proven", json_false());
+	if (!a->json)
+		printf("credentials: ok: read access proven, %zu records listed for %s at %s "
+		       "(write access can't be proven without writing)\n",
+		       live.n, live.origin, p->ops->name);
+	json_object_set_new(j, "delegation", del);
+	size_t nwant = 0, ngot = 0;
+	char **want = wanted_ns(p, &live, &nwant), **got = NULL;
+	json_object_set_new(del, "provider_ns", names_json(want, nwant));
 	memset(&e, 0, sizeof(e));
-	rc = 0;
+	const char *verdict;
+	char detail[1024] = "";
 	if (tw_dns_parent_ns(live.origin, a->resolver, &got, &ngot, &e) < 0) {
-		printf("delegation: WARNING: not checked: %s\n", e.msg);
+		verdict = "unknown";
+		snprintf(detail, sizeof(detail), "not checked: %s", e.msg);
 	} else {
 		size_t hit = 0;
-		printf("delegation: the parent zone delegates %s to:", live.origin);
-		for (size_t i = 0; i < ngot; i++)
-			printf(" %s", got[i]);
-		printf("\n");
-		for (size_t i = 0; i < nwant; i++)
-			for (size_t j = 0; j < ngot; j++)
-				hit += strcasecmp(want[i], got[j]) == 0;
-		if (nwant == 0) {
-			printf("delegation: WARNING: %s publishes no apex NS to compare with\n",
-			       p->ops->name);
-		} else if (hit == 0) {
-			printf("delegation: WRONG: none of %s's nameservers (", p->ops->name);
-			for (size_t i = 0; i < nwant; i++)
-				printf("%s%s", i ? ", " : "", want[i]);
-			printf(") is in the parent's NS set: writes through %s would succeed but "
-			       "change nothing anyone sees. Change the nameservers at the "
-			       "registrar.\n",
-			       p->ops->name);
-			rc = 1;
-		} else if (hit < nwant || hit < ngot) {
-			printf("delegation: WARNING: the parent's NS set and %s's nameservers only "
-			       "partly agree (%zu in common): some resolvers would ask servers %s "
-			       "doesn't update\n",
-			       p->ops->name, hit, p->ops->name);
-		} else {
-			printf("delegation: ok\n");
+		json_object_set_new(del, "parent_ns", names_json(got, ngot));
+		if (!a->json) {
+			printf("delegation: the parent zone delegates %s to:", live.origin);
+			for (size_t i = 0; i < ngot; i++)
+				printf(" %s", got[i]);
+			printf("\n");
 		}
+		for (size_t i = 0; i < nwant; i++)
+			for (size_t k = 0; k < ngot; k++)
+				hit += strcasecmp(want[i], got[k]) == 0;
+		if (nwant == 0) {
+			verdict = "unknown";
+			snprintf(detail, sizeof(detail), "%s publishes no apex NS to compare with",
+			         p->ops->name);
+		} else if (hit == 0) {
+			size_t o = 0;
+			verdict = "wrong";
+			rc = 1;
+			o += (size_t)snprintf(detail, sizeof(detail), "none of %s's nameservers (",
+			                      p->ops->name);
+			for (size_t i = 0; i < nwant && o < sizeof(detail); i++)
+				o += (size_t)snprintf(detail + o, sizeof(detail) - o, "%s%s",
+				                      i ? ", " : "", want[i]);
+			if (o < sizeof(detail))
+				snprintf(detail + o, sizeof(detail) - o,
+				         ") is in the parent's NS set: writes through %s would "
+				         "succeed "
+				         "but change nothing anyone sees. Change the nameservers "
+				         "at the "
+				         "registrar.",
+				         p->ops->name);
+		} else if (hit < nwant || hit < ngot) {
+			verdict = "partial";
+			snprintf(detail, sizeof(detail),
+			         "the parent's NS set and %s's nameservers only partly agree (%zu "
+			         "in "
+			         "common): some resolvers would ask servers %s doesn't update",
+			         p->ops->name, hit, p->ops->name);
+		} else {
+			verdict = "ok";
+		}
+	}
+	json_object_set_new(del, "verdict", json_string(verdict));
+	json_object_set_new(del, "detail", json_string(detail));
+	if (!a->json) {
+		if (strcmp(verdict, "ok") == 0)
+			printf("delegation: ok\n");
+		else
+			printf("delegation: %s: %s\n",
+			       strcmp(verdict, "wrong") == 0 ? "WRONG" : "WARNING", detail);
 	}
 	tw_dns_names_free(got, ngot);
 	for (size_t i = 0; i < nwant; i++)
 		free(want[i]);
 	free(want);
+out:
+	if (a->json) {
+		json_object_set_new(j, "exit", json_integer(rc));
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+	}
+	json_decref(j);
 	tw_dns_zone_release(&live);
 	tw_dns_provider_destroy(p);
 	return rc;
@@ -635,6 +691,26 @@ out:
 	return rc;
 }
 
+/* [{"file":..,"line":..,"field":..,"message":..}] (json_string refuses non-UTF-8: escaped then). */
+static json_t *diags_json(const tw_diags_t *d)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < d->n; i++) {
+		const tw_diag_t *g = &d->v[i];
+		char esc[sizeof(g->msg) * 4];
+		json_t *o = json_object(), *m = json_string(g->msg);
+		if (!m)
+			m = json_string(tw_escape(esc, sizeof(esc), g->msg, strlen(g->msg)));
+		json_t *f = json_string(g->file), *fl = json_string(g->field);
+		json_object_set_new(o, "file", f ? f : json_string(""));
+		json_object_set_new(o, "line", json_integer(g->line));
+		json_object_set_new(o, "field", fl ? fl : json_string(""));
+		json_object_set_new(o, "message", m);
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static int cmd_lint(dns_args_t *a)
 {
 	tw_dns_zone_t z;
@@ -649,17 +725,27 @@ static int cmd_lint(dns_args_t *a)
 	};
 	tw_diags_t errors = {0}, warnings = {0};
 	rc = tw_dns_lint(&z, &o, &errors, &warnings);
-	char b[1200];
-	for (size_t i = 0; i < errors.n; i++) {
-		tw_diag_format(&errors.v[i], b, sizeof(b));
-		printf("error: %s\n", b);
+	if (a->json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "file", json_string(a->arg));
+		json_object_set_new(j, "errors", diags_json(&errors));
+		json_object_set_new(j, "warnings", diags_json(&warnings));
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		char b[1200];
+		for (size_t i = 0; i < errors.n; i++) {
+			tw_diag_format(&errors.v[i], b, sizeof(b));
+			printf("error: %s\n", b);
+		}
+		for (size_t i = 0; i < warnings.n; i++) {
+			tw_diag_format(&warnings.v[i], b, sizeof(b));
+			printf("warning: %s\n", b);
+		}
+		printf("%s: %zu error%s, %zu warning%s\n", a->arg, errors.n,
+		       errors.n == 1 ? "" : "s", warnings.n, warnings.n == 1 ? "" : "s");
 	}
-	for (size_t i = 0; i < warnings.n; i++) {
-		tw_diag_format(&warnings.v[i], b, sizeof(b));
-		printf("warning: %s\n", b);
-	}
-	printf("%s: %zu error%s, %zu warning%s\n", a->arg, errors.n, errors.n == 1 ? "" : "s",
-	       warnings.n, warnings.n == 1 ? "" : "s");
 	size_t nerr = errors.n;
 	tw_diags_release(&errors);
 	tw_diags_release(&warnings);

@@ -69,6 +69,18 @@ else
 	not_ok "offline: the include outside the zone is counted, not followed, and said so"
 	diag "$out"
 fi
+out=$("$TAILWART" dns lint "$T_DIR/dup.zone" --offline --json 2>&1)
+rc=$?
+res=$("$PY" -c 'import json,sys
+j=json.loads(sys.stdin.read())
+e=j["errors"]
+print(len(e), e[0]["line"] if e else "-", e[0]["field"] if e else "-", "SPF" in (e[0]["message"] if e else ""))' <<<"$out" 2>&1)
+if [ $rc = 1 ] && [ "$res" = "1 6 example.com. TXT True" ]; then
+	ok "--json: the same finding as data (line 6, field, message), exit 1"
+else
+	not_ok "lint --json" "rc $rc: $res"
+	diag "$out"
+fi
 
 # --- online: includes followed through Knot ---------------------------------
 cat >"$T_DIR/over.zone" <<'EOF'

@@ -182,7 +182,20 @@ else
 	not_ok "spaceship: delegation ok" "exit $RC"
 	diag_file "$OUT" 20
 fi
-if grep -qF -e "$SS_KEY" -e "$SS_SECRET" "$T_DIR/ss_elsewhere.out" "$T_DIR/ss_good.out"; then
+timeout 60 ip netns exec "$NS" env SPACESHIP_API_URL="http://127.0.0.1:$(cat "$T_DIR/fake.port")/v1" \
+	SPACESHIP_API_KEY="$SS_KEY" SPACESHIP_API_SECRET="$SS_SECRET" \
+	"$TAILWART" dns check --provider spaceship --resolver 127.0.0.2 example.test --json >"$T_DIR/ss_json.out" 2>&1
+RC=$?
+res=$("$PY" -c 'import json,sys
+j=json.load(open(sys.argv[1]))
+print(j["credentials"]["ok"], j["credentials"]["write_proven"], j["delegation"]["verdict"], j["delegation"]["parent_ns"], j["exit"])' "$T_DIR/ss_json.out" 2>&1)
+if [ "$RC" = 0 ] && [ "$res" = "True False ok ['launch1.spaceship.net.', 'launch2.spaceship.net.'] 0" ]; then
+	ok "spaceship: check --json gives the same verdicts as data"
+else
+	not_ok "check --json" "exit $RC: $res"
+	diag_file "$T_DIR/ss_json.out" 20
+fi
+if grep -qF -e "$SS_KEY" -e "$SS_SECRET" "$T_DIR/ss_elsewhere.out" "$T_DIR/ss_good.out" "$T_DIR/ss_json.out"; then
 	not_ok "the Spaceship key and secret appear in no output"
 else
 	ok "the Spaceship key and secret appear in no output"
