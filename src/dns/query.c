@@ -9,8 +9,8 @@
  * a TTL after a change (seed lesson 13, "always re-check at the
  * authoritative NS, not a cache").
  *
- * The transport is ours (one connected UDP socket per query, TCP on TC, RFC
- * 1035 4.2.2 length prefix), ldns only builds and parses messages: ldns's
+ * The transport is ours (wire.c: one connected UDP socket per query, TCP on
+ * TC, RFC 1035 4.2.2 length prefix), ldns only builds and parses messages: ldns's
  * own resolver loop does not check that a reply's ID and question match the
  * query, counts timeouts in whole retries of whole seconds, and can sleep
  * `retrans` seconds between servers. A connected UDP socket also reports
@@ -22,11 +22,12 @@
 #include "util/tw.h"
 
 #include "dns/query.h"
+#include "dns/query_int.h"
+#include "dns/wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -42,16 +43,11 @@
 /* EDNS0 buffer size recommended by DNS Flag Day 2020 (no IP fragmentation);
  * a larger answer comes back with TC=1 and is asked again over TCP. */
 #define EDNS_UDP_SIZE 1232
+/* The text of any domain name: 255 octets (RFC 1035 2.3.4), each at most
+ * 4 characters as a \DDD escape (RFC 4343 2.1). */
+#define NAME_TEXT_MAX 1024
 
 /* ------------------------------------------------------------------ small helpers */
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *rcode_name(unsigned rc, char *buf, size_t size)
 {
@@ -173,152 +169,32 @@ static const char *server_label(const tw_dns_server_t *s, char *buf, size_t size
 
 /* ------------------------------------------------------------------ transport */
 
-static int wait_fd(int fd, short ev, long deadline)
-{
-	struct pollfd p = {.fd = fd, .events = ev};
-	long left;
-	int r;
-
-	for (;;) {
-		left = deadline - now_ms();
-		if (left <= 0)
-			return -ETIMEDOUT;
-		r = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-/*
- * One query/reply over UDP: a connected socket, so only the server's
- * address can answer and ICMP errors surface. Datagrams whose ID or QR bit
- * do not fit are dropped (RFC 5452 9.1), and we keep waiting.
- */
-static int xfer_udp(const endpoint_t *ep, const uint8_t *q, size_t qlen, long deadline,
-                    uint8_t **out, size_t *outlen)
-{
-	uint8_t *buf;
-	ssize_t n;
-	int fd, rc;
-
-	fd = socket(ep->sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)&ep->sa, ep->len) < 0 ||
-	    send(fd, q, qlen, 0) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	buf = malloc(65535);
-	if (!buf) {
-		close(fd);
-		return TW_ENOMEM;
-	}
-	for (;;) {
-		rc = wait_fd(fd, POLLIN, deadline);
-		if (rc < 0)
-			break;
-		n = recv(fd, buf, 65535, 0);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		if (n < 12 || buf[0] != q[0] || buf[1] != q[1] || !(buf[2] & 0x80))
-			continue;
-		*out = buf;
-		*outlen = (size_t)n;
-		close(fd);
-		return 0;
-	}
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-static int io_all(int fd, uint8_t *p, size_t len, bool wr, long deadline)
-{
-	ssize_t n;
-	int rc;
-
-	while (len > 0) {
-		n = wr ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return -ECONNRESET;
-		if (errno != EAGAIN && errno != EINTR)
-			return -errno;
-		rc = wait_fd(fd, wr ? POLLOUT : POLLIN, deadline);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* One query/reply over TCP, each message after a two-byte length (RFC 1035 4.2.2). */
+/* One query/reply over TCP (RFC 1035 4.2.2 length prefix, wire.c); the
+ * reply must answer the query (its ID, QR=1). *out is malloc'd. */
 static int xfer_tcp(const endpoint_t *ep, const uint8_t *q, size_t qlen, long deadline,
                     uint8_t **out, size_t *outlen)
 {
-	uint8_t hdr[2], *buf = NULL, *msg;
-	size_t n;
-	socklen_t sl = sizeof(int);
-	int fd, rc, soerr = 0;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int fd, rc;
 
-	if (qlen > 65535)
+	if (qlen > TW_DNS_WIRE_MAX)
 		return TW_ETOOBIG;
-	fd = socket(ep->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = tw_dns_wire_tcp_connect((const struct sockaddr *)&ep->sa, ep->len, deadline);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)&ep->sa, ep->len) < 0) {
-		if (errno != EINPROGRESS) {
-			rc = -errno;
-			goto out;
-		}
-		rc = wait_fd(fd, POLLOUT, deadline);
-		if (rc < 0)
-			goto out;
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
-			rc = soerr ? -soerr : -errno;
-			goto out;
-		}
-	}
-	msg = malloc(qlen + 2);
-	if (!msg) {
-		rc = TW_ENOMEM;
-		goto out;
-	}
-	msg[0] = (uint8_t)(qlen >> 8);
-	msg[1] = (uint8_t)qlen;
-	memcpy(msg + 2, q, qlen);
-	rc = io_all(fd, msg, qlen + 2, true, deadline);
-	free(msg);
+		return fd;
+	rc = tw_dns_wire_send_msg(fd, q, qlen, deadline);
 	if (rc < 0)
 		goto out;
-	rc = io_all(fd, hdr, 2, false, deadline);
-	if (rc < 0)
-		goto out;
-	n = (size_t)hdr[0] << 8 | hdr[1];
-	if (n < 12) {
-		rc = TW_EPROTO;
-		goto out;
-	}
-	buf = malloc(n);
+	buf = malloc(TW_DNS_WIRE_MAX);
 	if (!buf) {
 		rc = TW_ENOMEM;
 		goto out;
 	}
-	rc = io_all(fd, buf, n, false, deadline);
+	rc = tw_dns_wire_recv_msg(fd, buf, TW_DNS_WIRE_MAX, &n, deadline);
 	if (rc < 0)
 		goto out;
-	if (buf[0] != q[0] || buf[1] != q[1] || !(buf[2] & 0x80)) {
+	if (!tw_dns_wire_is_answer(buf, n, q)) {
 		rc = TW_EPROTO;
 		goto out;
 	}
@@ -347,6 +223,42 @@ static const char *xfer_why(int rc, long timeout_ms, char *buf, size_t size)
 	return buf;
 }
 
+int tw_dns_query_reply(const uint8_t *query, size_t qlen, const uint8_t *resp, size_t rlen,
+                       bool tcp, const ldns_rdf *name, ldns_rr_type type, ldns_pkt **ans, char *why,
+                       size_t whysz)
+{
+	ldns_pkt *a = NULL;
+	ldns_rr *qr;
+
+	*ans = NULL;
+	/* the transport already drops what is not an answer; a caller without
+	 * one (the fuzz target) gets the same check here */
+	if (qlen < 12 || !tw_dns_wire_is_answer(resp, rlen, query) ||
+	    ldns_wire2pkt(&a, resp, rlen) != LDNS_STATUS_OK) {
+		snprintf(why, whysz, "malformed reply");
+		return TW_EPROTO;
+	}
+	if (ldns_pkt_tc(a) && !tcp) {
+		ldns_pkt_free(a);
+		return 1;
+	}
+	qr = ldns_rr_list_rr(ldns_pkt_question(a), 0);
+	if (ldns_pkt_qdcount(a) != 1 || !qr || ldns_rr_get_type(qr) != type ||
+	    ldns_dname_compare(ldns_rr_owner(qr), name) != 0) {
+		/* RFC 1035 allows FORMERR/NOTIMP without the question; only
+		 * a reply that names a different question is refused. */
+		if (ldns_pkt_qdcount(a) == 0 && ldns_pkt_get_rcode(a) != LDNS_RCODE_NOERROR) {
+			*ans = a;
+			return 0;
+		}
+		ldns_pkt_free(a);
+		snprintf(why, whysz, "reply for a different question");
+		return TW_EPROTO;
+	}
+	*ans = a;
+	return 0;
+}
+
 /*
  * Asks ep for name/type, RD as given, with EDNS0; on TC=1 again over TCP
  * (RFC 7766 5). The reply must echo our question (RFC 5452 9.1). Returns 0
@@ -355,13 +267,12 @@ static const char *xfer_why(int rc, long timeout_ms, char *buf, size_t size)
 static int ask(const endpoint_t *ep, const ldns_rdf *name, ldns_rr_type type, bool rd,
                long timeout_ms, ldns_pkt **ans, char *why, size_t whysz)
 {
-	ldns_pkt *q = NULL, *a = NULL;
+	ldns_pkt *q = NULL;
 	uint8_t *wire = NULL, *resp = NULL;
 	size_t wlen = 0, rlen = 0;
 	uint16_t id = 0;
-	long deadline = now_ms() + timeout_ms;
+	long deadline = tw_dns_wire_now_ms() + timeout_ms;
 	bool tcp = false;
-	ldns_rr *qr;
 	int rc;
 
 	*ans = NULL;
@@ -371,7 +282,7 @@ static int ask(const endpoint_t *ep, const ldns_rdf *name, ldns_rr_type type, bo
 		return TW_ENOMEM;
 	}
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		id = (uint16_t)(now_ms() ^ getpid());
+		id = (uint16_t)(tw_dns_wire_now_ms() ^ getpid());
 	ldns_pkt_set_id(q, id);
 	ldns_pkt_set_edns_udp_size(q, EDNS_UDP_SIZE);
 	if (ldns_pkt2wire(&wire, q, &wlen) != LDNS_STATUS_OK) {
@@ -381,46 +292,21 @@ static int ask(const endpoint_t *ep, const ldns_rdf *name, ldns_rr_type type, bo
 	}
 	for (;;) {
 		rc = tcp ? xfer_tcp(ep, wire, wlen, deadline, &resp, &rlen)
-		         : xfer_udp(ep, wire, wlen, deadline, &resp, &rlen);
+		         : tw_dns_wire_udp_query((const struct sockaddr *)&ep->sa, ep->len, wire,
+		                                 wlen, deadline, &resp, &rlen);
 		if (rc < 0) {
 			xfer_why(rc, timeout_ms, why, whysz);
 			break;
 		}
-		rc = ldns_wire2pkt(&a, resp, rlen) == LDNS_STATUS_OK ? 0 : TW_EPROTO;
+		rc = tw_dns_query_reply(wire, wlen, resp, rlen, tcp, name, type, ans, why, whysz);
 		free(resp);
 		resp = NULL;
-		if (rc < 0) {
-			snprintf(why, whysz, "malformed reply");
-			break;
-		}
-		if (ldns_pkt_tc(a) && !tcp) {
-			ldns_pkt_free(a);
-			a = NULL;
+		if (rc == 1) {
 			tcp = true;
 			continue;
 		}
-		qr = ldns_rr_list_rr(ldns_pkt_question(a), 0);
-		if (ldns_pkt_qdcount(a) != 1 || !qr || ldns_rr_get_type(qr) != type ||
-		    ldns_dname_compare(ldns_rr_owner(qr), name) != 0) {
-			/* RFC 1035 allows FORMERR/NOTIMP without the question; only
-			 * a reply that names a different question is refused. */
-			if (ldns_pkt_qdcount(a) == 0 &&
-			    ldns_pkt_get_rcode(a) != LDNS_RCODE_NOERROR) {
-				*ans = a;
-				a = NULL;
-				rc = 0;
-				break;
-			}
-			snprintf(why, whysz, "reply for a different question");
-			rc = TW_EPROTO;
-			break;
-		}
-		*ans = a;
-		a = NULL;
-		rc = 0;
 		break;
 	}
-	ldns_pkt_free(a);
 	free(wire);
 	ldns_pkt_free(q);
 	return rc;
@@ -637,7 +523,7 @@ static int push_addrs(tw_dns_servers_t *s, size_t *cap, const char *name, const 
 	return got;
 }
 
-static int rcode_err(tw_dns_err_t *err, ldns_pkt *p, const char *fmt_who, const char *what)
+static int rcode_err(tw_dns_err_t *err, const ldns_pkt *p, const char *fmt_who, const char *what)
 {
 	char rb[16];
 	unsigned rc = ldns_pkt_get_rcode(p);
@@ -659,45 +545,40 @@ static bool has_ns(const ldns_rr_list *list, const ldns_rdf *owner)
 	return false;
 }
 
-static int auth_servers(const ldns_rdf *zone, const char *ztext, const resolver_t *r,
-                        tw_dns_servers_t *out, tw_dns_err_t *err)
+int tw_dns_query_ns_reply(const ldns_pkt *p, const ldns_rdf *zone, const char *ztext,
+                          const char *rlabel, tw_dns_servers_t *out, size_t *cap, ldns_rdf ***bare,
+                          size_t *nbare, tw_dns_err_t *err)
 {
-	ldns_pkt *p = NULL, *pa = NULL;
-	ldns_rr_list *sec;
+	const ldns_rr_list *sec;
 	ldns_rdf **ns = NULL;
-	size_t nns = 0, i, j, cap = 0;
-	char name[256], what[300];
+	size_t nns = 0, nb = 0, i, j;
+	char name[NAME_TEXT_MAX], what[300];
 	int rc;
 
-	rc = resolver_ask(r, zone, LDNS_RR_TYPE_NS, &p, err);
-	if (rc < 0)
-		return rc;
+	*bare = NULL;
+	*nbare = 0;
 	if (ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN) {
 		err->status = 10000 + LDNS_RCODE_NXDOMAIN;
 		tw_dns_err_set(
 		        err, 3,
 		        "no NS records for %s at resolver %s: the name does not exist (NXDOMAIN)",
-		        ztext, r->label);
-		rc = TW_ENOTFOUND;
-		goto out;
+		        ztext, rlabel);
+		return TW_ENOTFOUND;
 	}
 	if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR) {
 		char who[240];
 
-		snprintf(who, sizeof(who), "resolver %s", r->label);
+		snprintf(who, sizeof(who), "resolver %s", rlabel);
 		snprintf(what, sizeof(what), "%s NS", ztext);
 		rcode_err(err, p, who, what);
-		rc = TW_EPROTO;
-		goto out;
+		return TW_EPROTO;
 	}
 	/* The NS set from the answer; from a resolver that is an authoritative
 	 * server without recursion, the referral in the authority section. */
 	sec = has_ns(ldns_pkt_answer(p), zone) ? ldns_pkt_answer(p) : ldns_pkt_authority(p);
 	ns = calloc(ldns_rr_list_rr_count(sec) + 1, sizeof(*ns));
-	if (!ns) {
-		rc = TW_ENOMEM;
-		goto out;
-	}
+	if (!ns)
+		return TW_ENOMEM;
 	for (i = 0; i < ldns_rr_list_rr_count(sec); i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(sec, i);
 		ldns_rdf *t;
@@ -719,7 +600,7 @@ static int auth_servers(const ldns_rdf *zone, const char *ztext, const resolver_
 		ns[nns++] = t;
 	}
 	if (nns == 0) {
-		tw_dns_err_set(err, 3, "no NS records for %s at resolver %s", ztext, r->label);
+		tw_dns_err_set(err, 3, "no NS records for %s at resolver %s", ztext, rlabel);
 		rc = TW_ENOTFOUND;
 		goto out;
 	}
@@ -731,13 +612,55 @@ static int auth_servers(const ldns_rdf *zone, const char *ztext, const resolver_
 			goto out;
 		}
 		/* Glue or in-zone addresses the answer already carries (RFC 1034 4.3.2). */
-		got = push_addrs(out, &cap, name, ns[i], ldns_pkt_additional(p));
+		got = push_addrs(out, cap, name, ns[i], ldns_pkt_additional(p));
 		if (got < 0) {
 			rc = got;
 			goto out;
 		}
-		if (got > 0)
-			continue;
+		if (got == 0) {
+			/* the names without glue gather at the front (a swap:
+			 * every name stays in ns once) */
+			ldns_rdf *t = ns[nb];
+
+			ns[nb++] = ns[i];
+			ns[i] = t;
+		}
+	}
+	for (i = nb; i < nns; i++)
+		ldns_rdf_deep_free(ns[i]);
+	*bare = ns;
+	*nbare = nb;
+	return 0;
+out:
+	for (i = 0; i < nns; i++)
+		ldns_rdf_deep_free(ns[i]);
+	free(ns);
+	return rc;
+}
+
+static int auth_servers(const ldns_rdf *zone, const char *ztext, const resolver_t *r,
+                        tw_dns_servers_t *out, tw_dns_err_t *err)
+{
+	ldns_pkt *p = NULL, *pa = NULL;
+	ldns_rdf **ns = NULL;
+	size_t nns = 0, i, j, cap = 0;
+	char name[NAME_TEXT_MAX];
+	int rc;
+
+	rc = resolver_ask(r, zone, LDNS_RR_TYPE_NS, &p, err);
+	if (rc < 0)
+		return rc;
+	rc = tw_dns_query_ns_reply(p, zone, ztext, r->label, out, &cap, &ns, &nns, err);
+	if (rc < 0)
+		goto out;
+	/* The nameservers without glue: their addresses from the resolver. */
+	for (i = 0; i < nns; i++) {
+		int got = 0;
+
+		if (!dname_text(ns[i], name, sizeof(name))) {
+			rc = TW_ENOMEM;
+			goto out;
+		}
 		for (j = 0; j < 2; j++) {
 			ldns_rr_type t = j ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A;
 			int g;
@@ -819,7 +742,7 @@ static int name_cmp(const void *a, const void *b)
 static int collect_ns(const ldns_rr_list *list, const ldns_rdf *owner, char ***names, size_t *n)
 {
 	size_t i, j;
-	char buf[256];
+	char buf[NAME_TEXT_MAX];
 
 	for (i = 0; i < ldns_rr_list_rr_count(list); i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(list, i);
@@ -847,6 +770,31 @@ static int collect_ns(const ldns_rr_list *list, const ldns_rdf *owner, char ***n
 	return 0;
 }
 
+int tw_dns_query_delegation(const ldns_pkt *p, const ldns_rdf *zone, char ***names, size_t *n,
+                            char *why, size_t whysz)
+{
+	unsigned rcode = ldns_pkt_get_rcode(p);
+	char rb[16];
+	int rc;
+
+	if (rcode == LDNS_RCODE_NOERROR) {
+		rc = collect_ns(ldns_pkt_answer(p), zone, names, n);
+		if (rc == 0 && *n == 0)
+			rc = collect_ns(ldns_pkt_authority(p), zone, names, n);
+		if (rc < 0)
+			return rc;
+	}
+	/* A delegation, or the parent's authoritative word that there is none
+	 * (NODATA / NXDOMAIN): n stays 0. */
+	if (*n > 0 ||
+	    (ldns_pkt_aa(p) && (rcode == LDNS_RCODE_NOERROR || rcode == LDNS_RCODE_NXDOMAIN)))
+		return 0;
+	snprintf(why, whysz, "%s",
+	         rcode == LDNS_RCODE_NOERROR ? "no delegation in a non-authoritative reply"
+	                                     : rcode_name(rcode, rb, sizeof(rb)));
+	return 1;
+}
+
 int tw_dns_parent_ns(const char *zone, const char *resolver, char ***names, size_t *n,
                      tw_dns_err_t *err)
 {
@@ -854,7 +802,7 @@ int tw_dns_parent_ns(const char *zone, const char *resolver, char ***names, size
 	resolver_t r;
 	ldns_rdf *z = NULL, *parent = NULL, *up;
 	ldns_pkt *p = NULL;
-	char zt[256], pt[256], why[200] = "", label[400], rb[16];
+	char zt[256], pt[256], why[200] = "", label[400];
 	size_t i;
 	int rc;
 
@@ -910,37 +858,21 @@ int tw_dns_parent_ns(const char *zone, const char *resolver, char ***names, size
 	 * child's NS set instead. The first server that answers wins. */
 	for (i = 0; i < srv.n; i++) {
 		endpoint_t ep;
-		unsigned rcode;
+		char w2[200], reason[48];
 
 		server_label(&srv.v[i], label, sizeof(label));
 		if (!endpoint_set(&ep, srv.v[i].addr, srv.v[i].port))
 			continue;
 		rc = ask(&ep, z, LDNS_RR_TYPE_NS, false, DIRECT_TIMEOUT_MS, &p, why, sizeof(why));
 		if (rc < 0) {
-			char w2[200];
-
 			snprintf(w2, sizeof(w2), "%.150s: %s", label, why);
 			tw_strlcpy(why, w2, sizeof(why));
 			continue;
 		}
-		rcode = ldns_pkt_get_rcode(p);
-		if (rcode == LDNS_RCODE_NOERROR) {
-			rc = collect_ns(ldns_pkt_answer(p), z, names, n);
-			if (rc == 0 && *n == 0)
-				rc = collect_ns(ldns_pkt_authority(p), z, names, n);
-			if (rc < 0)
-				goto out;
-		}
-		if (*n > 0 || (ldns_pkt_aa(p) &&
-		               (rcode == LDNS_RCODE_NOERROR || rcode == LDNS_RCODE_NXDOMAIN))) {
-			/* A delegation, or the parent's authoritative word that
-			 * there is none (NODATA / NXDOMAIN): n stays 0. */
-			rc = 0;
+		rc = tw_dns_query_delegation(p, z, names, n, reason, sizeof(reason));
+		if (rc <= 0)
 			goto out;
-		}
-		snprintf(why, sizeof(why), "%.150s: %s", label,
-		         rcode == LDNS_RCODE_NOERROR ? "no delegation in a non-authoritative reply"
-		                                     : rcode_name(rcode, rb, sizeof(rb)));
+		snprintf(why, sizeof(why), "%.150s: %s", label, reason);
 		ldns_pkt_free(p);
 		p = NULL;
 	}
@@ -964,6 +896,70 @@ out:
 
 /* ------------------------------------------------------------------ one RRSet */
 
+int tw_dns_query_rrset(const ldns_pkt *p, const ldns_rdf *owner, uint16_t type, const char *label,
+                       const char *what, tw_dns_zone_t *out, tw_dns_err_t *err)
+{
+	unsigned rcode = ldns_pkt_get_rcode(p);
+	size_t i;
+	int rc;
+
+	switch (rcode) {
+	case LDNS_RCODE_NOERROR: break;
+	case LDNS_RCODE_NXDOMAIN: return 0;
+	case LDNS_RCODE_REFUSED:
+		err->status = 10000 + (int)rcode;
+		tw_dns_err_set(
+		        err, 3,
+		        "%s answered REFUSED for %s: the server is not authoritative for this "
+		        "zone or refuses queries from us",
+		        label, what);
+		return TW_EPROTO;
+	case LDNS_RCODE_SERVFAIL:
+		err->status = 10000 + (int)rcode;
+		tw_dns_err_set(
+		        err, 3,
+		        "%s answered SERVFAIL for %s: the server cannot serve the zone (e.g. it "
+		        "failed to load or has expired)",
+		        label, what);
+		return TW_EPROTO;
+	default: rcode_err(err, p, label, what); return TW_EPROTO;
+	}
+	/* Only an authoritative answer counts (RFC 1035 4.1.1 AA): without it
+	 * this is a cache's copy or a referral away from the zone. */
+	if (!ldns_pkt_aa(p)) {
+		tw_dns_err_set(err, 3,
+		               "%s is not authoritative for %s (its reply has no AA flag): it is a "
+		               "cache, or the zone is not configured there",
+		               label, what);
+		return TW_EPROTO;
+	}
+	for (i = 0; i < ldns_rr_list_rr_count(ldns_pkt_answer(p)); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), i);
+		tw_diags_t d = {0};
+		ldns_rr *c;
+
+		/* The asked owner and type only: a CNAME at the owner, and the
+		 * records it leads to, are not this RRSet. */
+		if (ldns_rr_get_type(rr) != type || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
+		    ldns_dname_compare(ldns_rr_owner(rr), owner) != 0)
+			continue;
+		c = ldns_rr_clone(rr);
+		if (!c) {
+			tw_dns_err_set(err, 3, "out of memory");
+			return TW_ENOMEM;
+		}
+		rc = tw_dns_zone_add_rr(out, c, NULL, 0, 0, &d);
+		if (rc < 0) {
+			tw_dns_err_set(err, 3, "%s served a record for %s that cannot be used: %s",
+			               label, what, d.n ? d.v[0].msg : tw_strerror(rc));
+			tw_diags_release(&d);
+			return rc;
+		}
+		tw_diags_release(&d);
+	}
+	return 0;
+}
+
 int tw_dns_query_set(const tw_dns_server_t *s, const char *owner, uint16_t type, long timeout_ms,
                      tw_dns_zone_t *out, tw_dns_err_t *err)
 {
@@ -971,8 +967,6 @@ int tw_dns_query_set(const tw_dns_server_t *s, const char *owner, uint16_t type,
 	endpoint_t ep;
 	ldns_rdf *o;
 	ldns_pkt *p = NULL;
-	unsigned rcode;
-	size_t i;
 	int rc;
 
 	if (!endpoint_set(&ep, s->addr, s->port)) {
@@ -991,74 +985,10 @@ int tw_dns_query_set(const tw_dns_server_t *s, const char *owner, uint16_t type,
 	if (timeout_ms <= 0)
 		timeout_ms = DIRECT_TIMEOUT_MS;
 	rc = ask(&ep, o, type, false, timeout_ms, &p, why, sizeof(why));
-	if (rc < 0) {
+	if (rc < 0)
 		tw_dns_err_set(err, 3, "no answer from %s for %s: %s", label, what, why);
-		goto out;
-	}
-	rcode = ldns_pkt_get_rcode(p);
-	switch (rcode) {
-	case LDNS_RCODE_NOERROR: break;
-	case LDNS_RCODE_NXDOMAIN: rc = 0; goto out;
-	case LDNS_RCODE_REFUSED:
-		err->status = 10000 + (int)rcode;
-		tw_dns_err_set(
-		        err, 3,
-		        "%s answered REFUSED for %s: the server is not authoritative for this "
-		        "zone or refuses queries from us",
-		        label, what);
-		rc = TW_EPROTO;
-		goto out;
-	case LDNS_RCODE_SERVFAIL:
-		err->status = 10000 + (int)rcode;
-		tw_dns_err_set(
-		        err, 3,
-		        "%s answered SERVFAIL for %s: the server cannot serve the zone (e.g. it "
-		        "failed to load or has expired)",
-		        label, what);
-		rc = TW_EPROTO;
-		goto out;
-	default:
-		rcode_err(err, p, label, what);
-		rc = TW_EPROTO;
-		goto out;
-	}
-	/* Only an authoritative answer counts (RFC 1035 4.1.1 AA): without it
-	 * this is a cache's copy or a referral away from the zone. */
-	if (!ldns_pkt_aa(p)) {
-		tw_dns_err_set(err, 3,
-		               "%s is not authoritative for %s (its reply has no AA flag): it is a "
-		               "cache, or the zone is not configured there",
-		               label, what);
-		rc = TW_EPROTO;
-		goto out;
-	}
-	for (i = 0; i < ldns_rr_list_rr_count(ldns_pkt_answer(p)); i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), i);
-		tw_diags_t d = {0};
-		ldns_rr *c;
-
-		/* The asked owner and type only: a CNAME at the owner, and the
-		 * records it leads to, are not this RRSet. */
-		if (ldns_rr_get_type(rr) != type || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
-		    ldns_dname_compare(ldns_rr_owner(rr), o) != 0)
-			continue;
-		c = ldns_rr_clone(rr);
-		if (!c) {
-			rc = TW_ENOMEM;
-			tw_dns_err_set(err, 3, "out of memory");
-			goto out;
-		}
-		rc = tw_dns_zone_add_rr(out, c, NULL, 0, 0, &d);
-		if (rc < 0) {
-			tw_dns_err_set(err, 3, "%s served a record for %s that cannot be used: %s",
-			               label, what, d.n ? d.v[0].msg : tw_strerror(rc));
-			tw_diags_release(&d);
-			goto out;
-		}
-		tw_diags_release(&d);
-	}
-	rc = 0;
-out:
+	else
+		rc = tw_dns_query_rrset(p, o, type, label, what, out, err);
 	ldns_pkt_free(p);
 	ldns_rdf_deep_free(o);
 	return rc;
@@ -1185,7 +1115,8 @@ int tw_dns_verify(const tw_dns_servers_t *servers, const tw_dns_zone_t *expected
                   const tw_dns_rrset_key_t *sets, size_t nsets, long timeout_ms, long interval_ms,
                   FILE *progress, tw_dns_verify_result_t *results)
 {
-	long start = now_ms(), deadline = start + (timeout_ms > 0 ? timeout_ms : 0), left;
+	long start = tw_dns_wire_now_ms(), deadline = start + (timeout_ms > 0 ? timeout_ms : 0),
+	     left;
 	size_t i, pending = servers->n;
 	char label[400];
 
@@ -1204,14 +1135,14 @@ int tw_dns_verify(const tw_dns_servers_t *servers, const tw_dns_zone_t *expected
 				continue;
 			/* A query never waits past the deadline by much, yet gets
 			 * enough time for one real round trip. */
-			left = deadline - now_ms();
+			left = deadline - tw_dns_wire_now_ms();
 			qt = left < DIRECT_TIMEOUT_MS ? left : DIRECT_TIMEOUT_MS;
 			if (qt < 300)
 				qt = 300;
 			if (check_server(res->server, expected, sets, nsets, qt, res->detail,
 			                 sizeof(res->detail)) == 0) {
 				res->ok = true;
-				res->ms = now_ms() - start;
+				res->ms = tw_dns_wire_now_ms() - start;
 				res->detail[0] = '\0';
 				pending--;
 				if (progress) {
@@ -1224,7 +1155,7 @@ int tw_dns_verify(const tw_dns_servers_t *servers, const tw_dns_zone_t *expected
 		}
 		if (pending == 0)
 			return 0;
-		left = deadline - now_ms();
+		left = deadline - tw_dns_wire_now_ms();
 		if (left <= 0)
 			return 1;
 		{

@@ -28,6 +28,7 @@
  *             hmac-sha384, and all six algorithms of section 6 must work.
  *   transport TCP (RFC 1035 section 4.2.2: two-byte length prefix) for both:
  *             AXFR needs it and an UPDATE of a large plan may not fit UDP.
+ *             The sockets and framing are wire.c's, shared with query.c.
  *
  * Secrets: the key's secret is decoded once at creation, never formatted
  * into a message or trace, and wiped at destroy.
@@ -35,11 +36,11 @@
 #include "util/tw.h"
 
 #include "dns/provider.h"
+#include "dns/rfc2136_int.h"
+#include "dns/wire.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -54,6 +55,8 @@
 
 /* TSIG error codes (RFC 8945 section 3, IANA DNS RCODEs). */
 enum { TSIG_BADSIG = 16, TSIG_BADKEY = 17, TSIG_BADTIME = 18, TSIG_BADTRUNC = 22 };
+
+typedef tw_dns_rfc2136_rx_t rx_t;
 
 typedef struct r2136 {
 	tw_dns_provider_t base;
@@ -103,13 +106,6 @@ __attribute__((format(printf, 2, 3))) static void trace(r2136_t *p, const char *
 	p->base.trace(p->base.trace_ctx, line);
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void put16(uint8_t *p, unsigned v)
 {
 	p[0] = (uint8_t)(v >> 8);
@@ -156,10 +152,7 @@ static bool name_wire(const char *name, uint8_t *out, size_t cap, size_t *len)
 
 /* ---- TSIG (RFC 8945) --------------------------------------------------------- */
 
-typedef struct buf {
-	uint8_t *v;
-	size_t n, cap;
-} buf_t;
+typedef tw_dns_buf_t buf_t;
 
 static bool buf_put(buf_t *b, const void *p, size_t n)
 {
@@ -225,34 +218,60 @@ static bool tsig_vars(const r2136_t *p, buf_t *b, uint64_t t, unsigned fudge, un
 	       (other_len == 0 || buf_put(b, other, other_len));
 }
 
-/* Appends a TSIG RR to the request in msg (RFC 8945 section 4.2-4.3) and
- * keeps its MAC in mac/maclen for checking the answer. */
-static bool tsig_sign(const r2136_t *p, buf_t *msg, uint8_t *mac, size_t *maclen)
+/*
+ * Appends a TSIG RR to msg (RFC 8945 sections 4.2-4.3) and keeps its MAC
+ * in rx->prior. A request's MAC covers the message and the TSIG variables;
+ * an answer's also the prior MAC first (4.3.3) and, after the first answer,
+ * the unsigned messages since with only the timers (5.3.1).
+ */
+static bool tsig_sign(const r2136_t *p, rx_t *rx, buf_t *msg, bool answer)
 {
 	buf_t d = {0};
 	uint64_t t = (uint64_t)time(NULL);
-	uint8_t fx[10];
-	bool ok;
+	uint8_t fx[10], mac[EVP_MAX_MD_SIZE];
+	size_t maclen = 0;
+	bool ok, timers_only = answer && rx->first_done;
 
-	ok = buf_put(&d, msg->v, msg->n) && tsig_vars(p, &d, t, TSIG_FUDGE, 0, NULL, 0, false) &&
-	     hmac(p, &d, mac, maclen);
+	if (!p->signed_ || msg->n < 12)
+		return false;
+	ok = true;
+	if (answer) {
+		ok = buf_u16(&d, (unsigned)rx->prior_len) && buf_put(&d, rx->prior, rx->prior_len);
+		if (timers_only && rx->pending.n)
+			ok = ok && buf_put(&d, rx->pending.v, rx->pending.n);
+	}
+	ok = ok && buf_put(&d, msg->v, msg->n) &&
+	     tsig_vars(p, &d, t, TSIG_FUDGE, 0, NULL, 0, timers_only) && hmac(p, &d, mac, &maclen);
 	free(d.v);
 	if (!ok)
 		return false;
 	unsigned id = get16(msg->v);
-	size_t rdlen = p->alg_len + 6 + 2 + 2 + *maclen + 2 + 2 + 2;
+	size_t rdlen = p->alg_len + 6 + 2 + 2 + maclen + 2 + 2 + 2;
 	if (!buf_put(msg, p->kname_wire, p->kname_len) || !buf_u16(msg, LDNS_RR_TYPE_TSIG) ||
 	    !buf_u16(msg, LDNS_RR_CLASS_ANY) || !buf_put(msg, "\0\0\0\0", 4) ||
 	    !buf_u16(msg, (unsigned)rdlen) || !buf_put(msg, p->alg_wire, p->alg_len))
 		return false;
 	put48(fx, t);
 	put16(fx + 6, TSIG_FUDGE);
-	put16(fx + 8, (unsigned)*maclen);
-	if (!buf_put(msg, fx, 10) || !buf_put(msg, mac, *maclen) || !buf_u16(msg, id) ||
+	put16(fx + 8, (unsigned)maclen);
+	if (!buf_put(msg, fx, 10) || !buf_put(msg, mac, maclen) || !buf_u16(msg, id) ||
 	    !buf_u16(msg, 0) || !buf_u16(msg, 0))
 		return false;
 	put16(msg->v + 10, get16(msg->v + 10) + 1); /* ARCOUNT */
+	memcpy(rx->prior, mac, maclen);
+	rx->prior_len = maclen;
+	if (answer) {
+		rx->pending.n = 0;
+		rx->unsigned_run = 0;
+		rx->first_done = true;
+	}
 	return true;
+}
+
+bool tw_dns_rfc2136_sign(const tw_dns_provider_t *base, tw_dns_rfc2136_rx_t *rx, tw_dns_buf_t *msg,
+                         bool answer)
+{
+	return tsig_sign((const r2136_t *)base, rx, msg, answer);
 }
 
 /* Skips a possibly compressed name; false if it runs past the end. */
@@ -354,20 +373,22 @@ static bool tsig_find(const uint8_t *w, size_t n, tsig_rr_t *t)
 	return true;
 }
 
-/* The running state of answer verification (RFC 8945 sections 5.3, 5.3.1). */
-typedef struct tsig_ctx {
-	uint8_t prior[EVP_MAX_MD_SIZE]; /* the request's MAC, then each answer's */
-	size_t prior_len;
-	bool first_done; /* a first signed answer was verified */
-	buf_t pending;   /* unsigned messages since the last signed one */
-	int unsigned_run;
-} tsig_ctx_t;
+void tw_dns_rfc2136_rx_release(tw_dns_rfc2136_rx_t *rx)
+{
+	free(rx->pending.v);
+	memset(rx, 0, sizeof(*rx));
+}
 
-typedef enum { TV_OK, TV_UNSIGNED, TV_BAD, TV_TIME, TV_SERVER_ERR } tv_t;
+typedef tw_dns_tv_t tv_t;
+#define TV_OK         TW_DNS_TV_OK
+#define TV_UNSIGNED   TW_DNS_TV_UNSIGNED
+#define TV_BAD        TW_DNS_TV_BAD
+#define TV_TIME       TW_DNS_TV_TIME
+#define TV_SERVER_ERR TW_DNS_TV_SERVER_ERR
 
 /* Verifies one message of the answer. TV_SERVER_ERR: the server's TSIG error
  * field is set (its MAC is then empty, section 5.3.2): t->error says which. */
-static tv_t tsig_verify(const r2136_t *p, tsig_ctx_t *c, const uint8_t *w, size_t n, tsig_rr_t *t)
+static tv_t tsig_verify(const r2136_t *p, rx_t *c, const uint8_t *w, size_t n, tsig_rr_t *t)
 {
 	buf_t d = {0};
 	uint8_t mac[EVP_MAX_MD_SIZE], hdr[12];
@@ -430,35 +451,18 @@ static tv_t tsig_verify(const r2136_t *p, tsig_ctx_t *c, const uint8_t *w, size_
 	return TV_OK;
 }
 
-/* ---- transport (TCP, RFC 1035 section 4.2.2) ---------------------------------- */
+/* ---- transport (TCP, RFC 1035 section 4.2.2; wire.c) -------------------------- */
 
 typedef struct conn {
 	int fd;
 	char addr[80]; /* the address connected to, for traces */
 } conn_t;
 
-typedef enum { IO_OK, IO_TIMEOUT, IO_CLOSED, IO_ERR } io_t;
-
-static io_t wait_fd(int fd, short ev, long deadline)
-{
-	for (;;) {
-		long left = deadline - now_ms();
-		if (left <= 0)
-			return IO_TIMEOUT;
-		struct pollfd pf = {.fd = fd, .events = ev};
-		int r = poll(&pf, 1, (int)(left > 60000 ? 60000 : left));
-		if (r > 0)
-			return IO_OK;
-		if (r < 0 && errno != EINTR)
-			return IO_ERR;
-	}
-}
-
 /* Connects to the server; 0, or fills err (exit 3) and returns < 0. */
 static int conn_open(r2136_t *p, conn_t *c, tw_dns_err_t *err)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *res, *ai;
-	long deadline = now_ms() + p->timeout_ms;
+	long deadline = tw_dns_wire_now_ms() + p->timeout_ms;
 	int r, last_err = 0;
 	bool timed_out = false;
 
@@ -472,22 +476,9 @@ static int conn_open(r2136_t *p, conn_t *c, tw_dns_err_t *err)
 		return fail(err, 3, 0, false, "cannot resolve the server %s: %s", p->server,
 		            gai_strerror(r));
 	for (ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		                ai->ai_protocol);
-		if (fd < 0) {
-			last_err = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-			last_err = errno;
-			close(fd);
-			continue;
-		}
-		io_t w = wait_fd(fd, POLLOUT, deadline);
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-		if (w == IO_OK && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
-		    soerr == 0) {
+		/* each address within what is left of the one deadline */
+		int fd = tw_dns_wire_tcp_connect(ai->ai_addr, ai->ai_addrlen, deadline);
+		if (fd >= 0) {
 			char h[64] = "?", s[8] = "?";
 			getnameinfo(ai->ai_addr, ai->ai_addrlen, h, sizeof(h), s, sizeof(s),
 			            NI_NUMERICHOST | NI_NUMERICSERV);
@@ -496,10 +487,9 @@ static int conn_open(r2136_t *p, conn_t *c, tw_dns_err_t *err)
 			c->fd = fd;
 			break;
 		}
-		if (w == IO_TIMEOUT)
+		if (fd == -ETIMEDOUT)
 			timed_out = true;
-		last_err = soerr ? soerr : errno;
-		close(fd);
+		last_err = -fd;
 	}
 	freeaddrinfo(res);
 	if (c->fd >= 0)
@@ -508,82 +498,11 @@ static int conn_open(r2136_t *p, conn_t *c, tw_dns_err_t *err)
 		return fail(err, 3, 0, false, "no answer from %s in %ld s (TCP connect timed out)",
 		            p->server, (p->timeout_ms + 999) / 1000);
 	return fail(err, 3, 0, false, "cannot connect to %s over TCP: %s", p->server,
-	            strerror(last_err ? last_err : ECONNREFUSED));
-}
-
-static io_t conn_write(conn_t *c, const uint8_t *v, size_t n, long deadline)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t w = send(c->fd, v + off, n - off, MSG_NOSIGNAL);
-		if (w > 0) {
-			off += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			io_t r = wait_fd(c->fd, POLLOUT, deadline);
-			if (r != IO_OK)
-				return r;
-			continue;
-		}
-		return IO_ERR;
-	}
-	return IO_OK;
-}
-
-static io_t conn_read(conn_t *c, uint8_t *v, size_t n, long deadline)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t r = recv(c->fd, v + off, n - off, 0);
-		if (r > 0) {
-			off += (size_t)r;
-			continue;
-		}
-		if (r == 0)
-			return IO_CLOSED;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			io_t w = wait_fd(c->fd, POLLIN, deadline);
-			if (w != IO_OK)
-				return w;
-			continue;
-		}
-		return IO_ERR;
-	}
-	return IO_OK;
-}
-
-/* Sends a message with its length prefix. */
-static io_t send_msg(conn_t *c, const buf_t *m, long deadline)
-{
-	uint8_t l[2];
-	put16(l, (unsigned)m->n);
-	io_t r = conn_write(c, l, 2, deadline);
-	return r == IO_OK ? conn_write(c, m->v, m->n, deadline) : r;
-}
-
-/* Reads one length-prefixed message into v (MAX_MSG bytes). */
-static io_t recv_msg(conn_t *c, uint8_t *v, size_t *n, long deadline)
-{
-	uint8_t l[2];
-	io_t r = conn_read(c, l, 2, deadline);
-	if (r != IO_OK)
-		return r;
-	*n = get16(l);
-	if (*n < 12)
-		return IO_ERR;
-	return conn_read(c, v, *n, deadline);
+	            strerror(last_err > 0 && last_err < 4096 ? last_err : ECONNREFUSED));
 }
 
 /* The request's wire form, signed when there is a key. */
-static int build_request(r2136_t *p, ldns_pkt *pkt, buf_t *out, uint8_t *mac, size_t *maclen,
-                         tw_dns_err_t *err)
+static int build_request(r2136_t *p, ldns_pkt *pkt, buf_t *out, rx_t *rx, tw_dns_err_t *err)
 {
 	uint8_t *w = NULL;
 	size_t n = 0;
@@ -596,8 +515,8 @@ static int build_request(r2136_t *p, ldns_pkt *pkt, buf_t *out, uint8_t *mac, si
 	free(w);
 	if (!ok)
 		return TW_ENOMEM;
-	*maclen = 0;
-	if (p->signed_ && !tsig_sign(p, out, mac, maclen))
+	rx->prior_len = 0;
+	if (p->signed_ && !tsig_sign(p, rx, out, false))
 		return fail(err, 3, 0, false, "cannot sign the message with the TSIG key %s (%s)",
 		            p->key_name, p->alg);
 	return 0;
@@ -607,7 +526,7 @@ static uint16_t random_id(void)
 {
 	uint16_t id = 0;
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		id = (uint16_t)(now_ms() ^ getpid());
+		id = (uint16_t)(tw_dns_wire_now_ms() ^ getpid());
 	return id;
 }
 
@@ -721,25 +640,150 @@ static int add_live(r2136_t *p, tw_dns_zone_t *out, ldns_rr *rr, tw_dns_err_t *e
 	return 0;
 }
 
+/* tsig_find, then tsig_verify when there is a key; false when malformed. */
+static bool answer_tsig(const r2136_t *p, rx_t *rx, const uint8_t *w, size_t n, tv_t *tv,
+                        unsigned *terr, size_t *off)
+{
+	tsig_rr_t t;
+
+	if (!tsig_find(w, n, &t))
+		return false;
+	*tv = p->signed_ ? tsig_verify(p, rx, w, n, &t) : TV_OK;
+	*terr = t.error;
+	*off = t.present ? t.off : 0;
+	tsig_rr_free(&t);
+	return true;
+}
+
+int tw_dns_rfc2136_verify(const tw_dns_provider_t *base, tw_dns_rfc2136_rx_t *rx, const uint8_t *w,
+                          size_t n, unsigned *tsig_error, size_t *tsig_off)
+{
+	tv_t tv = TV_OK;
+
+	*tsig_error = 0;
+	*tsig_off = 0;
+	if (!answer_tsig((const r2136_t *)base, rx, w, n, &tv, tsig_error, tsig_off))
+		return TW_EPROTO;
+	return (int)tv;
+}
+
+int tw_dns_rfc2136_axfr_msg(tw_dns_provider_t *base, tw_dns_rfc2136_rx_t *rx, const uint8_t *w,
+                            size_t n, tw_dns_zone_t *out, tw_dns_err_t *err)
+{
+	r2136_t *p = (r2136_t *)base;
+	ldns_pkt *a = NULL;
+	tv_t tv;
+	unsigned terr;
+	size_t off;
+	int rc = 0;
+
+	rx->msgs++;
+	if (n < 12 || get16(w) != rx->id || !(w[2] & 0x80))
+		return fail(err, 3, 0, false,
+		            "%s answered the zone transfer with a message that "
+		            "is not its answer (wrong ID)",
+		            p->server);
+	if (!answer_tsig(p, rx, w, n, &tv, &terr, &off))
+		return fail(err, 3, 0, false, "%s sent a malformed message in the transfer of %s",
+		            p->server, p->base.origin);
+	unsigned rcode = w[3] & 0x0f;
+	if (rcode != LDNS_RCODE_NOERROR || tv == TV_SERVER_ERR) {
+		if (p->signed_ && (tv == TV_SERVER_ERR || rcode == LDNS_RCODE_NOTAUTH) &&
+		    (terr == TSIG_BADSIG || terr == TSIG_BADKEY || terr == TSIG_BADTIME ||
+		     (rcode == LDNS_RCODE_NOTAUTH && tv != TV_OK)))
+			return key_refused(p, err, rcode, terr, "transfer");
+		if (rcode == LDNS_RCODE_REFUSED || rcode == LDNS_RCODE_NOTAUTH) {
+			if (p->signed_)
+				return fail(err, 3, 10000 + (int)rcode, false,
+				            "%s refused the zone transfer of %s (RCODE %s): "
+				            "allow the key %s in the server's transfer ACL "
+				            "(Knot: acl with key: %s and action: transfer; "
+				            "BIND: allow-transfer { key %s; })",
+				            p->server, p->base.origin, rcode_name(rcode),
+				            p->key_name, p->key_name, p->key_name);
+			return fail(err, 3, 10000 + (int)rcode, false,
+			            "%s refused the zone transfer of %s (RCODE %s): "
+			            "allow this address in the server's transfer ACL "
+			            "(Knot: an acl with this address and action: "
+			            "transfer; BIND: allow-transfer), or use a TSIG "
+			            "key that the ACL allows",
+			            p->server, p->base.origin, rcode_name(rcode));
+		}
+		return fail(err, 3, 10000 + (int)rcode, false,
+		            "%s answered the zone transfer of %s with RCODE %s%s", p->server,
+		            p->base.origin, rcode_name(rcode),
+		            rcode == LDNS_RCODE_SERVFAIL
+		                    ? ": the zone may not be loaded there (check "
+		                      "the server's log)"
+		            : rcode == LDNS_RCODE_NXDOMAIN ? ": the server does not serve this zone"
+		                                           : "");
+	}
+	if (tv == TV_UNSIGNED || tv == TV_BAD)
+		return fail(err, 3, 0, false,
+		            "the transfer of %s from %s is %s: it can't be trusted", p->base.origin,
+		            p->server,
+		            tv == TV_UNSIGNED ? "not signed with the TSIG key"
+		                              : "signed, but its TSIG signature does not verify");
+	if (tv == TV_TIME)
+		return fail(err, 1, 0, false,
+		            "the clocks of this machine and %s differ by more than %d s: fix "
+		            "the "
+		            "clock (NTP), TSIG needs it",
+		            p->server, TSIG_FUDGE);
+	if (ldns_wire2pkt(&a, w, n) != LDNS_STATUS_OK)
+		return fail(err, 3, 0, false,
+		            "%s sent a message ldns can't parse in the transfer "
+		            "of %s",
+		            p->server, p->base.origin);
+	ldns_rr_list *ans = ldns_pkt_answer(a);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ans); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ans, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			if (++rx->soas == 2)
+				break; /* the closing SOA (RFC 5936 section 2.2) */
+		} else if (rx->soas == 0) {
+			rc = fail(err, 3, 0, false,
+			          "%s's transfer of %s does not start with "
+			          "the SOA",
+			          p->server, p->base.origin);
+			goto out;
+		}
+		ldns_rr *cl = ldns_rr_clone(rr);
+		if (!cl) {
+			rc = TW_ENOMEM;
+			goto out;
+		}
+		if ((rc = add_live(p, out, cl, err)) != 0)
+			goto out;
+		rx->records++;
+	}
+	if (ldns_rr_list_rr_count(ans) == 0 && rx->soas == 0)
+		rc = fail(err, 3, 0, false, "%s sent an empty answer to the transfer of %s",
+		          p->server, p->base.origin);
+out:
+	ldns_pkt_free(a);
+	return rc;
+}
+
 static int rfc_list(tw_dns_provider_t *base, tw_dns_zone_t *out, tw_dns_err_t *err)
 {
 	r2136_t *p = (r2136_t *)base;
 	conn_t c = {.fd = -1};
 	buf_t req = {0};
-	tsig_ctx_t tc = {0};
+	rx_t rx = {0};
 	uint8_t *w = NULL;
-	ldns_pkt *q = NULL, *a = NULL;
-	int rc = 0, soas = 0;
-	size_t n = 0, msgs = 0, records = 0;
-	long t0 = now_ms();
+	ldns_pkt *q = NULL;
+	int rc = 0, io;
+	size_t n = 0;
 
+	rx.t0 = tw_dns_wire_now_ms();
 	q = ldns_pkt_query_new(ldns_dname_new_frm_str(p->base.origin), LDNS_RR_TYPE_AXFR,
 	                       LDNS_RR_CLASS_IN, 0);
 	if (!q)
 		return TW_ENOMEM;
-	uint16_t id = random_id();
-	ldns_pkt_set_id(q, id);
-	rc = build_request(p, q, &req, tc.prior, &tc.prior_len, err);
+	rx.id = random_id();
+	ldns_pkt_set_id(q, rx.id);
+	rc = build_request(p, q, &req, &rx, err);
 	ldns_pkt_free(q);
 	if (rc)
 		goto out;
@@ -747,128 +791,24 @@ static int rfc_list(tw_dns_provider_t *base, tw_dns_zone_t *out, tw_dns_err_t *e
 	      p->signed_ ? " with TSIG key " : " unsigned", p->signed_ ? p->key_name : "");
 	if ((rc = conn_open(p, &c, err)) != 0)
 		goto out;
-	long deadline = now_ms() + p->timeout_ms;
-	io_t io = send_msg(&c, &req, deadline);
+	long deadline = tw_dns_wire_now_ms() + p->timeout_ms;
+	io = tw_dns_wire_send_msg(c.fd, req.v, req.n, deadline);
 	w = malloc(MAX_MSG);
 	if (!w) {
 		rc = TW_ENOMEM;
 		goto out;
 	}
-	while (io == IO_OK && soas < 2) {
+	while (io == 0 && rx.soas < 2) {
 		/* Each message gets the full timeout: a big zone streams. */
-		io = recv_msg(&c, w, &n, now_ms() + p->timeout_ms);
-		if (io != IO_OK)
+		io = tw_dns_wire_recv_msg(c.fd, w, MAX_MSG, &n,
+		                          tw_dns_wire_now_ms() + p->timeout_ms);
+		if (io != 0)
 			break;
-		msgs++;
-		if (get16(w) != id || !(w[2] & 0x80)) {
-			rc = fail(err, 3, 0, false,
-			          "%s answered the zone transfer with a message that "
-			          "is not its answer (wrong ID)",
-			          p->server);
+		if ((rc = tw_dns_rfc2136_axfr_msg(base, &rx, w, n, out, err)) != 0)
 			goto out;
-		}
-		tsig_rr_t t;
-		if (!tsig_find(w, n, &t)) {
-			rc = fail(err, 3, 0, false,
-			          "%s sent a malformed message in the transfer of %s", p->server,
-			          p->base.origin);
-			goto out;
-		}
-		unsigned rcode = w[3] & 0x0f;
-		tv_t tv = p->signed_ ? tsig_verify(p, &tc, w, n, &t) : TV_OK;
-		unsigned terr = t.error;
-		tsig_rr_free(&t);
-		if (rcode != LDNS_RCODE_NOERROR || tv == TV_SERVER_ERR) {
-			if (p->signed_ && (tv == TV_SERVER_ERR || rcode == LDNS_RCODE_NOTAUTH) &&
-			    (terr == TSIG_BADSIG || terr == TSIG_BADKEY || terr == TSIG_BADTIME ||
-			     (rcode == LDNS_RCODE_NOTAUTH && tv != TV_OK))) {
-				rc = key_refused(p, err, rcode, terr, "transfer");
-			} else if (rcode == LDNS_RCODE_REFUSED || rcode == LDNS_RCODE_NOTAUTH) {
-				if (p->signed_)
-					rc = fail(err, 3, 10000 + (int)rcode, false,
-					          "%s refused the zone transfer of %s (RCODE %s): "
-					          "allow the key %s in the server's transfer ACL "
-					          "(Knot: acl with key: %s and action: transfer; "
-					          "BIND: allow-transfer { key %s; })",
-					          p->server, p->base.origin, rcode_name(rcode),
-					          p->key_name, p->key_name, p->key_name);
-				else
-					rc = fail(err, 3, 10000 + (int)rcode, false,
-					          "%s refused the zone transfer of %s (RCODE %s): "
-					          "allow this address in the server's transfer ACL "
-					          "(Knot: an acl with this address and action: "
-					          "transfer; BIND: allow-transfer), or use a TSIG "
-					          "key that the ACL allows",
-					          p->server, p->base.origin, rcode_name(rcode));
-			} else {
-				rc = fail(err, 3, 10000 + (int)rcode, false,
-				          "%s answered the zone transfer of %s with RCODE %s%s",
-				          p->server, p->base.origin, rcode_name(rcode),
-				          rcode == LDNS_RCODE_SERVFAIL
-				                  ? ": the zone may not be loaded there (check the "
-				                    "server's log)"
-				          : rcode == LDNS_RCODE_NXDOMAIN
-				                  ? ": the server does not serve this zone"
-				                  : "");
-			}
-			goto out;
-		}
-		if (tv == TV_UNSIGNED || tv == TV_BAD) {
-			rc = fail(err, 3, 0, false,
-			          "the transfer of %s from %s is %s: it can't be trusted",
-			          p->base.origin, p->server,
-			          tv == TV_UNSIGNED
-			                  ? "not signed with the TSIG key"
-			                  : "signed, but its TSIG signature does not verify");
-			goto out;
-		}
-		if (tv == TV_TIME) {
-			rc = fail(err, 1, 0, false,
-			          "the clocks of this machine and %s differ by more than %d s: fix "
-			          "the "
-			          "clock (NTP), TSIG needs it",
-			          p->server, TSIG_FUDGE);
-			goto out;
-		}
-		if (ldns_wire2pkt(&a, w, n) != LDNS_STATUS_OK) {
-			rc = fail(err, 3, 0, false,
-			          "%s sent a message ldns can't parse in the transfer "
-			          "of %s",
-			          p->server, p->base.origin);
-			goto out;
-		}
-		ldns_rr_list *ans = ldns_pkt_answer(a);
-		for (size_t i = 0; i < ldns_rr_list_rr_count(ans); i++) {
-			ldns_rr *rr = ldns_rr_list_rr(ans, i);
-			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
-				if (++soas == 2)
-					break; /* the closing SOA (RFC 5936 section 2.2) */
-			} else if (soas == 0) {
-				rc = fail(err, 3, 0, false,
-				          "%s's transfer of %s does not start with "
-				          "the SOA",
-				          p->server, p->base.origin);
-				goto out;
-			}
-			ldns_rr *cl = ldns_rr_clone(rr);
-			if (!cl) {
-				rc = TW_ENOMEM;
-				goto out;
-			}
-			if ((rc = add_live(p, out, cl, err)) != 0)
-				goto out;
-			records++;
-		}
-		ldns_pkt_free(a);
-		a = NULL;
-		if (ldns_rr_list_rr_count(ans) == 0 && soas == 0) {
-			rc = fail(err, 3, 0, false, "%s sent an empty answer to the transfer of %s",
-			          p->server, p->base.origin);
-			goto out;
-		}
 	}
-	if (soas < 2) {
-		if (io == IO_TIMEOUT)
+	if (rx.soas < 2) {
+		if (io == -ETIMEDOUT)
 			rc = fail(err, 3, 0, false,
 			          "no answer from %s in %ld s (zone transfer of %s)", p->server,
 			          (p->timeout_ms + 999) / 1000, p->base.origin);
@@ -877,18 +817,17 @@ static int rfc_list(tw_dns_provider_t *base, tw_dns_zone_t *out, tw_dns_err_t *e
 			        err, 3, 0, false,
 			        "%s closed the connection during the transfer of %s (after %zu "
 			        "messages): is the server allowed to transfer it (check its log)?",
-			        p->server, p->base.origin, msgs);
+			        p->server, p->base.origin, rx.msgs);
 		goto out;
 	}
-	trace(p, "rfc2136: AXFR %s: %zu records in %zu messages, %ld ms", p->base.origin, records,
-	      msgs, now_ms() - t0);
+	trace(p, "rfc2136: AXFR %s: %zu records in %zu messages, %ld ms", p->base.origin,
+	      rx.records, rx.msgs, tw_dns_wire_now_ms() - rx.t0);
 out:
-	ldns_pkt_free(a);
 	if (c.fd >= 0)
 		close(c.fd);
 	free(w);
 	free(req.v);
-	free(tc.pending.v);
+	tw_dns_rfc2136_rx_release(&rx);
 	return rc;
 }
 
@@ -916,124 +855,40 @@ static int push(ldns_pkt *pkt, ldns_pkt_section sec, const tw_dns_rr_t *r, ldns_
 	return 0;
 }
 
-static int rfc_call(tw_dns_provider_t *base, const tw_dns_zone_t *zone, const tw_dns_call_t *cl,
-                    tw_dns_err_t *err)
+/* Sent (or partly sent) and no answer: the server may have applied it. */
+static int no_answer(r2136_t *p, tw_dns_err_t *err, bool timed_out)
+{
+	if (timed_out)
+		return fail(err, 3, 0, true,
+		            "no answer from %s in %ld s: the update may or may not have been "
+		            "applied; run plan again to see the zone as it is",
+		            p->server, (p->timeout_ms + 999) / 1000);
+	return fail(err, 3, 0, true,
+	            "%s closed the connection without an answer: the update may or may "
+	            "not have been applied; run plan again to see the zone as it is",
+	            p->server);
+}
+
+int tw_dns_rfc2136_update_answer(tw_dns_provider_t *base, tw_dns_rfc2136_rx_t *rx, const uint8_t *w,
+                                 size_t n, tw_dns_err_t *err)
 {
 	r2136_t *p = (r2136_t *)base;
-	ldns_pkt *pkt = NULL;
-	conn_t c = {.fd = -1};
-	buf_t req = {0};
-	tsig_ctx_t tc = {0};
-	uint8_t *w = NULL;
-	size_t n = 0;
+	tv_t tv;
+	unsigned terr;
+	size_t off;
 	int rc = 0;
-	long t0;
 
-	TW_UNUSED(zone);
-	if (cl->kind != TW_DNS_CALL_UPDATE)
-		return fail(err, 2, 0, false,
-		            "rfc2136 makes only UPDATE calls (one atomic message "
-		            "per plan): the plan asked for another kind");
-	pkt = ldns_pkt_new();
-	if (!pkt)
-		return TW_ENOMEM;
-	uint16_t id = random_id();
-	ldns_pkt_set_id(pkt, id);
-	ldns_pkt_set_opcode(pkt, LDNS_PACKET_UPDATE);
-
-	/* Zone section (2.3): ZNAME, ZTYPE SOA, ZCLASS IN. */
-	ldns_rr *zq = ldns_rr_new();
-	if (!zq) {
-		rc = TW_ENOMEM;
-		goto out;
-	}
-	ldns_rr_set_question(zq, true);
-	ldns_rr_set_owner(zq, ldns_dname_new_frm_str(p->base.origin));
-	ldns_rr_set_type(zq, LDNS_RR_TYPE_SOA);
-	ldns_rr_set_class(zq, LDNS_RR_CLASS_IN);
-	ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, zq);
-
-	/* Prerequisites (2.4.2, 2.4.3) go in the answer section's place. */
-	for (size_t i = 0; i < cl->npre; i++)
-		if ((rc = push(pkt, LDNS_SECTION_ANSWER, cl->pre[i], LDNS_RR_CLASS_IN, false, p,
-		               err)))
-			goto out;
-	for (size_t i = 0; i < cl->nabsent; i++) {
-		ldns_rr *rr = ldns_rr_new();
-		ldns_rdf *o = ldns_dname_new_frm_str(cl->absent[i].owner);
-		if (!rr || !o) {
-			ldns_rr_free(rr);
-			ldns_rdf_deep_free(o);
-			rc = fail(err, 2, 0, false, "the name %s is not a valid domain name",
-			          cl->absent[i].owner);
-			goto out;
-		}
-		ldns_rr_set_owner(rr, o);
-		ldns_rr_set_type(rr, (ldns_rr_type)cl->absent[i].type);
-		ldns_rr_set_class(rr, LDNS_RR_CLASS_NONE);
-		ldns_rr_set_ttl(rr, 0);
-		ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr);
-	}
-	/* Update section (2.5.4 deletes, then 2.5.1 adds) in the authority's place. */
-	for (size_t i = 0; i < cl->ndels; i++)
-		if ((rc = push(pkt, LDNS_SECTION_AUTHORITY, cl->dels[i], LDNS_RR_CLASS_NONE, false,
-		               p, err)))
-			goto out;
-	for (size_t i = 0; i < cl->n; i++)
-		if ((rc = push(pkt, LDNS_SECTION_AUTHORITY, cl->rrs[i], LDNS_RR_CLASS_IN, true, p,
-		               err)))
-			goto out;
-
-	if ((rc = build_request(p, pkt, &req, tc.prior, &tc.prior_len, err)) != 0)
-		goto out;
-	trace(p,
-	      "rfc2136: UPDATE %s at %s: %zu prerequisite records, %zu absent RRsets, %zu deletes, "
-	      "%zu adds, %zu bytes%s%s",
-	      p->base.origin, p->server, cl->npre, cl->nabsent, cl->ndels, cl->n, req.n,
-	      p->signed_ ? ", TSIG key " : ", unsigned", p->signed_ ? p->key_name : "");
-	if ((rc = conn_open(p, &c, err)) != 0)
-		goto out;
-	t0 = now_ms();
-	long deadline = t0 + p->timeout_ms;
-	io_t io = send_msg(&c, &req, deadline);
-	w = malloc(MAX_MSG);
-	if (!w) {
-		rc = TW_ENOMEM;
-		goto out;
-	}
-	if (io == IO_OK)
-		io = recv_msg(&c, w, &n, deadline);
-	if (io == IO_OK && (get16(w) != id || !(w[2] & 0x80)))
-		io = IO_ERR;
-	if (io != IO_OK) {
-		/* Sent (or partly sent) and no answer: the server may have applied it. */
-		if (io == IO_TIMEOUT)
-			rc = fail(err, 3, 0, true,
-			          "no answer from %s in %ld s: the update may or may not have been "
-			          "applied; run plan again to see the zone as it is",
-			          p->server, (p->timeout_ms + 999) / 1000);
-		else
-			rc = fail(
-			        err, 3, 0, true,
-			        "%s closed the connection without an answer: the update may or may "
-			        "not have been applied; run plan again to see the zone as it is",
-			        p->server);
-		goto out;
-	}
-	tsig_rr_t t;
-	if (!tsig_find(w, n, &t)) {
-		rc = fail(err, 3, 0, true,
-		          "%s answered with a malformed message: the update may or "
-		          "may not have been applied; run plan again",
-		          p->server);
-		goto out;
-	}
+	/* not an answer to our request: as good as none */
+	if (n < 12 || get16(w) != rx->id || !(w[2] & 0x80))
+		return no_answer(p, err, false);
+	if (!answer_tsig(p, rx, w, n, &tv, &terr, &off))
+		return fail(err, 3, 0, true,
+		            "%s answered with a malformed message: the update may or "
+		            "may not have been applied; run plan again",
+		            p->server);
 	unsigned rcode = w[3] & 0x0f;
-	tv_t tv = p->signed_ ? tsig_verify(p, &tc, w, n, &t) : TV_OK;
-	unsigned terr = t.error;
-	tsig_rr_free(&t);
 	trace(p, "rfc2136: answer %s%s%s in %ld ms", rcode_name(rcode), terr ? ", TSIG " : "",
-	      terr ? rcode_name(terr) : "", now_ms() - t0);
+	      terr ? rcode_name(terr) : "", tw_dns_wire_now_ms() - rx->t0);
 	switch (rcode) {
 	case LDNS_RCODE_NOERROR:
 		if (tv == TV_SERVER_ERR || tv == TV_UNSIGNED || tv == TV_BAD)
@@ -1089,13 +944,106 @@ static int rfc_call(tw_dns_provider_t *base, const tw_dns_zone_t *zone, const tw
 		          p->server, rcode_name(rcode));
 		break;
 	}
+	return rc;
+}
+
+static int rfc_call(tw_dns_provider_t *base, const tw_dns_zone_t *zone, const tw_dns_call_t *cl,
+                    tw_dns_err_t *err)
+{
+	r2136_t *p = (r2136_t *)base;
+	ldns_pkt *pkt = NULL;
+	conn_t c = {.fd = -1};
+	buf_t req = {0};
+	rx_t rx = {0};
+	uint8_t *w = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	TW_UNUSED(zone);
+	if (cl->kind != TW_DNS_CALL_UPDATE)
+		return fail(err, 2, 0, false,
+		            "rfc2136 makes only UPDATE calls (one atomic message "
+		            "per plan): the plan asked for another kind");
+	pkt = ldns_pkt_new();
+	if (!pkt)
+		return TW_ENOMEM;
+	rx.id = random_id();
+	ldns_pkt_set_id(pkt, rx.id);
+	ldns_pkt_set_opcode(pkt, LDNS_PACKET_UPDATE);
+
+	/* Zone section (2.3): ZNAME, ZTYPE SOA, ZCLASS IN. */
+	ldns_rr *zq = ldns_rr_new();
+	if (!zq) {
+		rc = TW_ENOMEM;
+		goto out;
+	}
+	ldns_rr_set_question(zq, true);
+	ldns_rr_set_owner(zq, ldns_dname_new_frm_str(p->base.origin));
+	ldns_rr_set_type(zq, LDNS_RR_TYPE_SOA);
+	ldns_rr_set_class(zq, LDNS_RR_CLASS_IN);
+	ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, zq);
+
+	/* Prerequisites (2.4.2, 2.4.3) go in the answer section's place. */
+	for (size_t i = 0; i < cl->npre; i++)
+		if ((rc = push(pkt, LDNS_SECTION_ANSWER, cl->pre[i], LDNS_RR_CLASS_IN, false, p,
+		               err)))
+			goto out;
+	for (size_t i = 0; i < cl->nabsent; i++) {
+		ldns_rr *rr = ldns_rr_new();
+		ldns_rdf *o = ldns_dname_new_frm_str(cl->absent[i].owner);
+		if (!rr || !o) {
+			ldns_rr_free(rr);
+			ldns_rdf_deep_free(o);
+			rc = fail(err, 2, 0, false, "the name %s is not a valid domain name",
+			          cl->absent[i].owner);
+			goto out;
+		}
+		ldns_rr_set_owner(rr, o);
+		ldns_rr_set_type(rr, (ldns_rr_type)cl->absent[i].type);
+		ldns_rr_set_class(rr, LDNS_RR_CLASS_NONE);
+		ldns_rr_set_ttl(rr, 0);
+		ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr);
+	}
+	/* Update section (2.5.4 deletes, then 2.5.1 adds) in the authority's place. */
+	for (size_t i = 0; i < cl->ndels; i++)
+		if ((rc = push(pkt, LDNS_SECTION_AUTHORITY, cl->dels[i], LDNS_RR_CLASS_NONE, false,
+		               p, err)))
+			goto out;
+	for (size_t i = 0; i < cl->n; i++)
+		if ((rc = push(pkt, LDNS_SECTION_AUTHORITY, cl->rrs[i], LDNS_RR_CLASS_IN, true, p,
+		               err)))
+			goto out;
+
+	if ((rc = build_request(p, pkt, &req, &rx, err)) != 0)
+		goto out;
+	trace(p,
+	      "rfc2136: UPDATE %s at %s: %zu prerequisite records, %zu absent RRsets, %zu deletes, "
+	      "%zu adds, %zu bytes%s%s",
+	      p->base.origin, p->server, cl->npre, cl->nabsent, cl->ndels, cl->n, req.n,
+	      p->signed_ ? ", TSIG key " : ", unsigned", p->signed_ ? p->key_name : "");
+	if ((rc = conn_open(p, &c, err)) != 0)
+		goto out;
+	rx.t0 = tw_dns_wire_now_ms();
+	long deadline = rx.t0 + p->timeout_ms;
+	int io = tw_dns_wire_send_msg(c.fd, req.v, req.n, deadline);
+	w = malloc(MAX_MSG);
+	if (!w) {
+		rc = TW_ENOMEM;
+		goto out;
+	}
+	if (io == 0)
+		io = tw_dns_wire_recv_msg(c.fd, w, MAX_MSG, &n, deadline);
+	if (io != 0)
+		rc = no_answer(p, err, io == -ETIMEDOUT);
+	else
+		rc = tw_dns_rfc2136_update_answer(base, &rx, w, n, err);
 out:
 	ldns_pkt_free(pkt);
 	if (c.fd >= 0)
 		close(c.fd);
 	free(w);
 	free(req.v);
-	free(tc.pending.v);
+	tw_dns_rfc2136_rx_release(&rx);
 	return rc;
 }
 
