@@ -175,13 +175,12 @@ void tw__conn_end(tw_conn_t *c, tw_end_t why, int err)
 		tw_dial_cancel(c->dial);
 		c->dial = NULL;
 	}
-	c->pending_closes = 2;
-	uv_close((uv_handle_t *)&c->cpoll, on_handle_closed);
+	/* Watchers go now (a DEL each, if still registered): no event after
+	 * this; the sockets are closed once the timer is. */
+	tw_evw_release(&c->cpoll);
+	tw_evw_release(&c->bpoll);
+	c->pending_closes = 1;
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-	if (c->bpoll_inited) {
-		c->pending_closes++;
-		uv_close((uv_handle_t *)&c->bpoll, on_handle_closed);
-	}
 }
 
 /* ---- relay ---- */
@@ -240,7 +239,7 @@ static bool pump(tw_conn_t *c, bool c2b)
 	return true;
 }
 
-static void on_relay_poll(uv_poll_t *h, int status, int events)
+static void on_relay_poll(tw_evw_t *h, int status, int events)
 {
 	tw_conn_t *c = h->data;
 	if (c->state != TW_C_RELAY)
@@ -261,20 +260,20 @@ static void on_relay_poll(uv_poll_t *h, int status, int events)
 	update_interest(c);
 }
 
-static void set_poll(uv_poll_t *p, unsigned *cur, unsigned want)
+/* No system call unless the interest changed; false when the connection ended. */
+static bool set_poll(tw_conn_t *c, tw_evw_t *p, int want)
 {
-	if (*cur == want)
-		return;
-	*cur = want;
-	if (want)
-		uv_poll_start(p, (int)want, on_relay_poll);
-	else
-		uv_poll_stop(p);
+	int rc = tw_evw_set(p, want, on_relay_poll);
+	if (rc < 0) {
+		tw__conn_end(c, p == &c->cpoll ? TW_END_CLIENT_CLOSE : TW_END_BACKEND_CLOSE, -rc);
+		return false;
+	}
+	return true;
 }
 
 static void update_interest(tw_conn_t *c)
 {
-	unsigned cw = 0, bw = 0;
+	int cw = 0, bw = 0;
 	if (!c->c2b.done && c->c2b.want_read)
 		cw |= UV_READABLE;
 	if (!c->b2c.done && c->b2c.want_write)
@@ -283,8 +282,8 @@ static void update_interest(tw_conn_t *c)
 		bw |= UV_READABLE;
 	if (!c->c2b.done && c->c2b.want_write)
 		bw |= UV_WRITABLE;
-	set_poll(&c->cpoll, &c->cpoll_events, cw);
-	set_poll(&c->bpoll, &c->bpoll_events, bw);
+	if (set_poll(c, &c->cpoll, cw))
+		set_poll(c, &c->bpoll, bw);
 }
 
 static void on_observe(void *arg, const uint8_t *data, size_t len)
@@ -445,6 +444,8 @@ static void on_dialed(void *arg, int status, int fd, const struct sockaddr *addr
 		return;
 	}
 	c->bfd = fd;
+	/* First: the socket comes still registered in the set (see dialer.h). */
+	tw_evw_take(&c->bpoll, &c->w->evset, fd, c);
 	memcpy(&c->baddr, addr, tw_addr_len(addr));
 	uint64_t ms = loop_now(c) - c->dial_start_ms;
 	size_t bk = 0;
@@ -453,12 +454,6 @@ static void on_dialed(void *arg, int status, int fd, const struct sockaddr *addr
 	atomic_fetch_add_explicit(&c->w->stats.dial_ms_bucket[bk], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->w->stats.dial_ms_sum, ms, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->w->stats.dial_count, 1, memory_order_relaxed);
-	if (uv_poll_init(&c->w->loop, &c->bpoll, fd) != 0) {
-		tw__conn_end(c, TW_END_DIAL_FAILED, EBADF);
-		return;
-	}
-	c->bpoll.data = c;
-	c->bpoll_inited = true;
 	int rc = send_greeting(c);
 	if (rc < 0) {
 		tw__conn_end(c, TW_END_BACKEND_CLOSE, -rc);
@@ -486,6 +481,7 @@ static void on_resolved(void *arg, int status, const tw_addrlist_t *list)
 	        .source = b->source.ss_family ? &b->source : NULL,
 	        .interface = b->interface,
 	        .keepalive = true,
+	        .evset = &c->w->evset,
 	};
 	int rc = tw_dial_start(&c->w->loop, list, &o, on_dial_fail, on_dialed, c, &c->dial);
 	if (rc < 0) {
@@ -557,7 +553,9 @@ static void route_and_connect(tw_conn_t *c)
 		return;
 	}
 	c->state = TW_C_CONNECT;
-	uv_poll_stop(&c->cpoll);
+	/* No client events while connecting (a DEL only if it was watched:
+	 * behind a PROXY header or for a ClientHello). */
+	tw_evw_set(&c->cpoll, 0, NULL);
 	if (c->routes->backends[c->backend].cfg->balance == TW_BALANCE_ROUNDROBIN)
 		c->w->rr++;
 	try_next_server(c);
@@ -565,7 +563,7 @@ static void route_and_connect(tw_conn_t *c)
 
 /* ---- reading before routing ---- */
 
-static void on_initial_poll(uv_poll_t *h, int status, int events);
+static void on_initial_poll(tw_evw_t *h, int status, int events);
 
 static bool in_sources(const tw_cfg_listener_t *l, const struct sockaddr *sa);
 
@@ -605,7 +603,9 @@ static void after_proxy_header(tw_conn_t *c)
 			on_initial_poll(&c->cpoll, 0, 0);
 			return;
 		}
-		uv_poll_start(&c->cpoll, UV_READABLE, on_initial_poll);
+		int rc = tw_evw_set(&c->cpoll, UV_READABLE, on_initial_poll);
+		if (rc < 0)
+			tw__conn_end(c, TW_END_CLIENT_CLOSE, -rc);
 		return;
 	}
 	route_and_connect(c);
@@ -672,7 +672,7 @@ static void parse_initial(tw_conn_t *c)
 	route_and_connect(c);
 }
 
-static void on_initial_poll(uv_poll_t *h, int status, int events)
+static void on_initial_poll(tw_evw_t *h, int status, int events)
 {
 	tw_conn_t *c = h->data;
 	TW_UNUSED(events);
@@ -804,8 +804,7 @@ void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
 
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	uv_poll_init(&w->loop, &c->cpoll, fd);
-	c->cpoll.data = c;
+	tw_evw_init(&c->cpoll, &w->evset, fd, c);
 	uv_timer_init(&w->loop, &c->timer);
 	c->timer.data = c;
 	/* One periodic tick per connection checks phase, idle and total
@@ -821,7 +820,9 @@ void tw__conn_accept(tw_worker_t *w, int fd, const tw_rlistener_t *l,
 		c->state = TW_C_PROXY_HDR;
 		c->timer_phase_ms =
 		        l->cfg->proxy_timeout_ms ? l->cfg->proxy_timeout_ms : PROXY_DEFAULT_MS;
-		uv_poll_start(&c->cpoll, UV_READABLE, on_initial_poll);
+		int rc = tw_evw_set(&c->cpoll, UV_READABLE, on_initial_poll);
+		if (rc < 0)
+			tw__conn_end(c, TW_END_CLIENT_CLOSE, -rc);
 		return;
 	}
 	after_proxy_header(c);

@@ -1,3 +1,7 @@
+/*
+ * dialer.c - Happy Eyeballs v2 (RFC 8305) connection attempts, and the fd
+ * watcher set (tw_evset_t) the attempts and the worker's connections use.
+ */
 #include "util/tw.h"
 
 #include "edge/dialer.h"
@@ -5,16 +9,156 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <unistd.h>
+
+/* ---- the fd watcher set ---- */
+
+/* Drops w's events fetched in the batch being dispatched (libuv does the same
+ * in uv__platform_invalidate_fd): after a change of interest or a release they
+ * are stale, and the watcher's memory may be freed before the batch is done. */
+static void evset_forget(tw_evset_t *s, const tw_evw_t *w)
+{
+	for (int i = 0; i < s->n_batch; i++)
+		if (s->batch[i].data.ptr == w)
+			s->batch[i].data.ptr = NULL;
+}
+
+static void evset_on_poll(uv_poll_t *h, int status, int events)
+{
+	tw_evset_t *s = h->data;
+
+	TW_UNUSED(status);
+	TW_UNUSED(events);
+	int n = epoll_wait(s->efd, s->batch, TW_EVSET_BATCH, 0);
+	if (n <= 0)
+		return; /* EINTR, or woken for nothing: level-triggered, it comes back */
+	s->n_batch = n;
+	for (int i = 0; i < s->n_batch; i++) {
+		tw_evw_t *w = s->batch[i].data.ptr;
+		if (!w)
+			continue;
+		/* As libuv's uv__io_poll and uv__poll_io: only events wanted, a
+		 * bare hangup or error reports every event wanted, an error stops
+		 * the watcher and is reported as UV_EBADF. */
+		uint32_t ev = s->batch[i].events & (w->kmask | EPOLLERR | EPOLLHUP);
+		if (ev == EPOLLERR || ev == EPOLLHUP)
+			ev |= w->kmask & (EPOLLIN | EPOLLOUT);
+		if (!ev || !w->cb)
+			continue;
+		if (ev & EPOLLERR) {
+			tw_evw_cb cb = w->cb;
+			tw_evw_release(w);
+			cb(w, UV_EBADF, 0);
+			continue;
+		}
+		int pev = 0;
+		if (ev & EPOLLIN)
+			pev |= UV_READABLE;
+		if (ev & EPOLLOUT)
+			pev |= UV_WRITABLE;
+		w->cb(w, 0, pev);
+	}
+	s->n_batch = 0;
+}
+
+int tw_evset_init(tw_evset_t *s, uv_loop_t *loop)
+{
+	int err;
+
+	s->n_batch = 0;
+	s->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->efd < 0)
+		return -errno;
+	err = uv_poll_init(loop, &s->poll, s->efd);
+	if (err == 0) {
+		s->poll.data = s;
+		err = uv_poll_start(&s->poll, UV_READABLE, evset_on_poll);
+		if (err < 0)
+			uv_close((uv_handle_t *)&s->poll, NULL);
+	}
+	if (err < 0) {
+		close(s->efd);
+		s->efd = -1;
+	}
+	return err;
+}
+
+void tw_evset_close(tw_evset_t *s, uv_close_cb cb)
+{
+	/* uv_close() removes efd from the loop's epoll at once, so closing it
+	 * right after cannot confuse libuv; fds still in it drop out with it. */
+	if (!uv_is_closing((uv_handle_t *)&s->poll))
+		uv_close((uv_handle_t *)&s->poll, cb);
+	for (int i = 0; i < s->n_batch; i++)
+		s->batch[i].data.ptr = NULL;
+	if (s->efd >= 0)
+		close(s->efd);
+	s->efd = -1;
+}
+
+void tw_evw_init(tw_evw_t *w, tw_evset_t *s, int fd, void *data)
+{
+	*w = (tw_evw_t){.set = s, .fd = fd, .data = data};
+}
+
+void tw_evw_take(tw_evw_t *w, tw_evset_t *s, int fd, void *data)
+{
+	tw_evw_init(w, s, fd, data);
+	w->kmask = EPOLLOUT;
+	w->kstale = true;
+}
+
+int tw_evw_set(tw_evw_t *w, int events, tw_evw_cb cb)
+{
+	uint32_t k = 0;
+
+	if (events & UV_READABLE)
+		k |= EPOLLIN;
+	if (events & UV_WRITABLE)
+		k |= EPOLLOUT;
+	w->cb = cb;
+	if (k == w->kmask && !w->kstale) {
+		w->want = events;
+		return 0;
+	}
+	if (k == 0) {
+		tw_evw_release(w);
+		return 0;
+	}
+	struct epoll_event ev = {.events = k, .data.ptr = w};
+	if (epoll_ctl(w->set->efd, w->kmask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev) < 0)
+		return -errno;
+	w->kmask = k;
+	w->kstale = false;
+	w->want = events;
+	evset_forget(w->set, w);
+	return 0;
+}
+
+void tw_evw_release(tw_evw_t *w)
+{
+	if (!w->set)
+		return;
+	if (w->kmask) {
+		struct epoll_event ev = {0}; /* kernels before 2.6.9 want one */
+		(void)epoll_ctl(w->set->efd, EPOLL_CTL_DEL, w->fd, &ev);
+	}
+	w->kmask = 0;
+	w->kstale = false;
+	w->want = 0;
+	evset_forget(w->set, w);
+}
+
+/* ---- the dialer ---- */
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define DEFAULT_STAGGER_MS 250
 
 struct attempt {
 	tw_dial_t *d;
-	uv_poll_t poll;
+	tw_evw_t w;
 	int fd;
-	bool polling; /* poll handle initialised and not yet closed */
 	bool pending; /* connect in progress */
 };
 
@@ -31,6 +175,8 @@ struct tw_dial {
 	/* kick starts the first attempt (so no callback runs inside
 	 * tw_dial_start) and then the next one after each stagger. */
 	uv_timer_t kick, deadline;
+	tw_evset_t *set; /* where attempts are watched: opts.evset or &own */
+	tw_evset_t own;
 	struct attempt att[TW_RESOLVE_MAX]; /* one per address, never reused */
 	size_t next;                        /* next address to try */
 	size_t pending;                     /* attempts connecting */
@@ -61,11 +207,9 @@ static void on_timer_close(uv_handle_t *h)
 	handle_closed(h->data);
 }
 
-static void on_poll_close(uv_handle_t *h)
+static void on_own_close(uv_handle_t *h)
 {
-	struct attempt *a = h->data;
-
-	handle_closed(a->d);
+	handle_closed((tw_dial_t *)((char *)h - offsetof(tw_dial_t, own.poll)));
 }
 
 static const struct sockaddr *addr_of(tw_dial_t *d, const struct attempt *a)
@@ -73,14 +217,11 @@ static const struct sockaddr *addr_of(tw_dial_t *d, const struct attempt *a)
 	return (const struct sockaddr *)&d->addrs.addr[a - d->att];
 }
 
-/* Closing the poll handle first matters: uv_close() removes the fd from
- * epoll at once, so closing the fd after it cannot confuse libuv. */
+/* The watcher goes first: a DEL before the close, so nothing of the fd is
+ * left in the set (the fd number may be reused at once). */
 static void attempt_close(tw_dial_t *d, struct attempt *a)
 {
-	if (a->polling) {
-		uv_close((uv_handle_t *)&a->poll, on_poll_close);
-		a->polling = false;
-	}
+	tw_evw_release(&a->w);
 	if (a->fd >= 0) {
 		close(a->fd);
 		a->fd = -1;
@@ -97,6 +238,8 @@ static void finish(tw_dial_t *d)
 	d->done = true;
 	for (size_t i = 0; i < d->next; i++)
 		attempt_close(d, &d->att[i]);
+	if (d->set == &d->own)
+		tw_evset_close(&d->own, on_own_close);
 	uv_close((uv_handle_t *)&d->kick, on_timer_close);
 	uv_close((uv_handle_t *)&d->deadline, on_timer_close);
 }
@@ -110,21 +253,20 @@ static void finish_fail(tw_dial_t *d, int status)
 static void win(tw_dial_t *d, struct attempt *a)
 {
 	int fd = a->fd;
+	bool registered = a->w.kmask != 0; /* not when connect() succeeded at once */
 
 	/*
-	 * The fd is handed over as a plain fd, and the caller will watch it
-	 * with its own uv_poll_t or uv_tcp_t. libuv refuses a second watcher
-	 * on an fd it still tracks (UV_EEXIST), and uv_close() on a poll
-	 * handle drops the fd from the loop and from epoll synchronously
-	 * (uv__poll_stop + uv__platform_invalidate_fd), so the fd is free for
-	 * a new watcher as soon as this returns; only the handle's memory
-	 * waits for the close callback. That is why no dup() is needed.
+	 * The fd is handed over as a plain fd. In the caller's set it stays
+	 * registered (the caller takes the registration over with
+	 * tw_evw_take(), and its first change of interest is the MOD it needs
+	 * anyway): this watcher only stops receiving events. In the dial's own
+	 * set, closing the set in finish() drops it: the fd is then watched by
+	 * nothing, free for the caller's uv_poll_t.
 	 */
-	if (a->polling) {
-		uv_poll_stop(&a->poll);
-		uv_close((uv_handle_t *)&a->poll, on_poll_close);
-		a->polling = false;
-	}
+	if (d->set != &d->own)
+		evset_forget(d->set, &a->w);
+	a->w.kmask = 0;
+	a->w.kstale = false;
 	a->fd = -1;
 	if (a->pending) {
 		a->pending = false;
@@ -137,8 +279,24 @@ static void win(tw_dial_t *d, struct attempt *a)
 		if (&d->att[i] != a && d->att[i].pending && d->on_fail)
 			d->on_fail(d->arg, addr_of(d, &d->att[i]), ECANCELED);
 	if (d->done) { /* on_fail cancelled the dial */
+		if (registered && d->set != &d->own) {
+			struct epoll_event ev = {0};
+			(void)epoll_ctl(d->set->efd, EPOLL_CTL_DEL, fd, &ev);
+		}
 		close(fd);
 		return;
+	}
+	if (!registered && d->set != &d->own) {
+		/* Connected at once: registered now, so the hand-over is the same
+		 * either way (tw_evw_take). No watcher: events are ignored until
+		 * the caller's first change of interest names its own. */
+		struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = NULL};
+		if (epoll_ctl(d->set->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			int err = errno;
+			close(fd);
+			finish_fail(d, -err);
+			return;
+		}
 	}
 	finish(d);
 	d->cb(d->arg, 0, fd, addr_of(d, a));
@@ -151,7 +309,7 @@ static void report(tw_dial_t *d, struct attempt *a, int err)
 		d->on_fail(d->arg, addr_of(d, a), err);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events);
+static void on_poll(tw_evw_t *h, int status, int events);
 static void on_kick(uv_timer_t *t);
 
 static bool port_is_zero(const struct sockaddr_storage *ss)
@@ -204,22 +362,15 @@ static int attempt_begin(tw_dial_t *d, struct attempt *a)
 	/* EINTR on a nonblocking connect still leaves it in progress. */
 	if (errno != EINPROGRESS && errno != EINTR)
 		goto fail;
-	err = uv_poll_init(d->loop, &a->poll, fd);
+	tw_evw_init(&a->w, d->set, fd, a);
+	err = tw_evw_set(&a->w, UV_WRITABLE, on_poll);
 	if (err < 0) {
 		close(fd);
 		return err;
 	}
 	a->fd = fd;
-	a->poll.data = a;
-	a->polling = true;
-	d->open_handles++;
 	a->pending = true;
 	d->pending++;
-	err = uv_poll_start(&a->poll, UV_WRITABLE, on_poll);
-	if (err < 0) {
-		attempt_close(d, a);
-		return err;
-	}
 	return 0;
 fail:
 	err = -errno;
@@ -257,7 +408,7 @@ static void on_kick(uv_timer_t *t)
 	start_next(t->data);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void on_poll(tw_evw_t *h, int status, int events)
 {
 	struct attempt *a = h->data;
 	tw_dial_t *d = a->d;
@@ -344,11 +495,21 @@ int tw_dial_start(uv_loop_t *loop, const tw_addrlist_t *addrs, const tw_dial_opt
 	d->cb = cb;
 	d->arg = arg;
 	d->last_err = ETIMEDOUT;
+	if (opts && opts->evset) {
+		d->set = opts->evset;
+	} else {
+		/* Out of fds or memory: a resource exhausted, as documented. */
+		if (tw_evset_init(&d->own, loop) < 0) {
+			free(d);
+			return TW_ENOMEM;
+		}
+		d->set = &d->own;
+	}
 	uv_timer_init(loop, &d->kick);
 	uv_timer_init(loop, &d->deadline);
 	d->kick.data = d;
 	d->deadline.data = d;
-	d->open_handles = 2;
+	d->open_handles = d->set == &d->own ? 3 : 2;
 	uv_timer_start(&d->kick, on_kick, 0, 0);
 	uv_timer_start(&d->deadline, on_deadline, d->timeout_ms, 0);
 	live++;

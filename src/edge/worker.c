@@ -23,6 +23,11 @@ tw_worker_t *tw_worker_new(int id, bool no_splice, uint64_t resolve_ttl_ms)
 		free(w);
 		return NULL;
 	}
+	if (tw_evset_init(&w->evset, &w->loop) < 0) {
+		uv_loop_close(&w->loop);
+		free(w);
+		return NULL;
+	}
 	w->loop.data = w;
 	pthread_mutex_init(&w->mu, NULL);
 	tw_relay_pool_init(&w->pool, no_splice);
@@ -254,6 +259,8 @@ static void worker_main(void *arg)
 	tw_banset_unref(w->bans);
 	w->bans = NULL;
 	tw_relay_pool_release(&w->pool);
+	/* Its handle was closed by the shutdown walk; this closes the epoll fd. */
+	tw_evset_close(&w->evset, NULL);
 	int rc = uv_loop_close(&w->loop);
 	if (rc != 0)
 		tw_log(TW_LOG_WARN, "event=worker_exit worker=%d loop_close=%s", w->id,

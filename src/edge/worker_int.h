@@ -48,6 +48,7 @@ struct tw_worker {
 	bool accepting_paused, stopping;
 	tw_resolver_t *resolver;
 	tw_relay_pool_t pool;
+	tw_evset_t evset; /* the connections' and their dials' fd watchers */
 	tw_conn_t *conns; /* doubly linked, for shutdown */
 	uint32_t rr;      /* round-robin cursor */
 	tw_worker_stats_t stats;
@@ -92,9 +93,10 @@ struct tw_conn {
 	tw_end_t end;
 	int end_err;
 	int cfd, bfd;
-	uv_poll_t cpoll, bpoll;
+	/* One watcher per socket for its whole life (the backend's from the
+	 * dialer's connect wait on): interest changes are one epoll_ctl each. */
+	tw_evw_t cpoll, bpoll;
 	uv_timer_t timer;
-	bool bpoll_inited;
 	int pending_closes;
 	struct sockaddr_storage client; /* the identity */
 	struct sockaddr_storage local;  /* where the client connected */
@@ -118,7 +120,6 @@ struct tw_conn {
 	bool client_left_early; /* client EOF before the backend's first byte */
 	uint64_t start_ms, last_ms, dial_start_ms;
 	uint64_t phase_start_ms, timer_phase_ms; /* PROXY header / hello wait */
-	unsigned cpoll_events, bpoll_events;
 	bool client_eof_first, backend_eof_first;
 };
 

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <unistd.h>
@@ -1119,6 +1120,267 @@ static void test_resolve_then_dial(void **state)
 	end_loop(&loop);
 }
 
+/* ---- the fd watcher set ---- */
+
+/* The epoll events fd is registered for in s, from /proc/self/fdinfo (no
+ * epoll_ctl, which would change the registration); -1 when not registered. */
+static long reg_events(const tw_evset_t *s, int fd)
+{
+	char path[64], line[256];
+	long ev = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", s->efd);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		int tfd;
+		unsigned e;
+		if (sscanf(line, "tfd: %d events: %x", &tfd, &e) == 2 && tfd == fd)
+			ev = (long)(e & (EPOLLIN | EPOLLOUT));
+	}
+	fclose(f);
+	return ev;
+}
+
+struct evres {
+	tw_evset_t set;
+	tw_evw_t w[2];
+	int fds[2];
+	int calls;
+	int status[4], events[4];
+	int who[4];
+	unsigned iter[4];
+	unsigned iterations;
+	long reg_in_cb;
+};
+
+static void count_iteration(uv_check_t *h)
+{
+	struct evres *r = h->data;
+	r->iterations++;
+}
+
+static void on_ev_once(tw_evw_t *w, int status, int events)
+{
+	struct evres *r = w->data;
+	char b;
+
+	assert_true(r->calls < 4);
+	r->status[r->calls] = status;
+	r->events[r->calls] = events;
+	r->calls++;
+	assert_int_equal(read(w->fd, &b, 1), 1);
+	tw_evw_release(w);
+	tw_evset_close(&r->set, NULL);
+}
+
+static void test_evset_interest(void **state)
+{
+	uv_loop_t loop;
+	struct evres r = {0};
+	int sv[2], fds0;
+
+	TW_UNUSED(state);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	fds0 = count_fds();
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(tw_evset_init(&r.set, &loop), 0);
+	tw_evw_init(&r.w[0], &r.set, sv[0], &r);
+	assert_int_equal(reg_events(&r.set, sv[0]), -1);
+	assert_int_equal(tw_evw_set(&r.w[0], UV_READABLE, on_ev_once), 0);
+	assert_int_equal(reg_events(&r.set, sv[0]), EPOLLIN);
+	assert_int_equal(tw_evw_set(&r.w[0], UV_READABLE | UV_WRITABLE, on_ev_once), 0);
+	assert_int_equal(reg_events(&r.set, sv[0]), EPOLLIN | EPOLLOUT);
+	assert_int_equal(tw_evw_set(&r.w[0], 0, on_ev_once), 0);
+	assert_int_equal(reg_events(&r.set, sv[0]), -1);
+	tw_evw_release(&r.w[0]); /* idempotent */
+	assert_int_equal(tw_evw_set(&r.w[0], UV_READABLE, on_ev_once), 0);
+	assert_int_equal(tw_evw_set(&r.w[0], UV_READABLE, on_ev_once), 0);
+	assert_int_equal(reg_events(&r.set, sv[0]), EPOLLIN);
+	/* Not writable-only: a readable socket must not be reported writable. */
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.status[0], 0);
+	assert_int_equal(r.events[0], UV_READABLE);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The first callback releases and re-arms the other watcher, whose event was
+ * fetched in the same batch: that event is stale (as after uv_poll_stop and
+ * uv_poll_start) and must not be delivered; the fresh one comes in a later
+ * loop iteration. */
+static void on_ev_rearm(tw_evw_t *w, int status, int events)
+{
+	struct evres *r = w->data;
+	int me = w == &r->w[0] ? 0 : 1;
+	char b;
+
+	assert_true(r->calls < 4);
+	r->status[r->calls] = status;
+	r->events[r->calls] = events;
+	r->who[r->calls] = me;
+	r->iter[r->calls] = r->iterations;
+	r->calls++;
+	assert_int_equal(read(w->fd, &b, 1), 1);
+	tw_evw_release(w);
+	if (r->calls == 1) {
+		tw_evw_release(&r->w[!me]);
+		assert_int_equal(tw_evw_set(&r->w[!me], UV_READABLE, on_ev_rearm), 0);
+	} else {
+		tw_evset_close(&r->set, NULL);
+	}
+}
+
+static void test_evset_drops_stale_events(void **state)
+{
+	uv_loop_t loop;
+	uv_check_t chk;
+	struct evres r = {0};
+	int a[2], b[2];
+
+	TW_UNUSED(state);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, a), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, b), 0);
+	assert_int_equal(tw_evset_init(&r.set, &loop), 0);
+	uv_check_init(&loop, &chk);
+	chk.data = &r;
+	uv_check_start(&chk, count_iteration);
+	uv_unref((uv_handle_t *)&chk);
+	tw_evw_init(&r.w[0], &r.set, a[0], &r);
+	tw_evw_init(&r.w[1], &r.set, b[0], &r);
+	assert_int_equal(tw_evw_set(&r.w[0], UV_READABLE, on_ev_rearm), 0);
+	assert_int_equal(tw_evw_set(&r.w[1], UV_READABLE, on_ev_rearm), 0);
+	/* Both readable before the loop runs: one batch holds both events. */
+	assert_int_equal(write(a[1], "a", 1), 1);
+	assert_int_equal(write(b[1], "b", 1), 1);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(r.calls, 2);
+	assert_int_not_equal(r.who[0], r.who[1]);
+	assert_int_equal(r.events[1], UV_READABLE);
+	assert_true(r.iter[1] > r.iter[0]);
+	uv_close((uv_handle_t *)&chk, NULL);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A socket error is reported as libuv's uv_poll_t does (UV_EBADF), with the
+ * watcher already stopped (no longer in the set). */
+static void on_ev_err(tw_evw_t *w, int status, int events)
+{
+	struct evres *r = w->data;
+
+	assert_true(r->calls < 4);
+	r->status[r->calls] = status;
+	r->events[r->calls] = events;
+	r->calls++;
+	r->reg_in_cb = reg_events(&r->set, w->fd);
+	tw_evw_release(w);
+	tw_evset_close(&r->set, NULL);
+}
+
+static void test_evset_error(void **state)
+{
+	uv_loop_t loop;
+	struct evres r = {0};
+	struct sockaddr_storage raddr;
+	int rfd, fd, err = 0;
+	socklen_t len = sizeof(err);
+
+	TW_UNUSED(state);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	rfd = bound_socket("127.0.0.1", -1, &raddr); /* bound, not listening: RST */
+	assert_true(rfd >= 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(tw_evset_init(&r.set, &loop), 0);
+	tw_evw_init(&r.w[0], &r.set, fd, &r);
+	assert_int_equal(tw_evw_set(&r.w[0], UV_WRITABLE, on_ev_err), 0);
+	if (connect(fd, (struct sockaddr *)&raddr, sa_len(&raddr)) < 0)
+		assert_true(errno == EINPROGRESS || errno == ECONNREFUSED);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.status[0], UV_EBADF);
+	assert_int_equal(r.events[0], 0);
+	assert_int_equal(r.reg_in_cb, -1);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+	assert_true(err == ECONNREFUSED || err == 0);
+	close(fd);
+	close(rfd);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* With opts.evset, the winner comes still registered (for writability) and
+ * tw_evw_take() takes that registration over: the first change is a MOD, and
+ * the new watcher gets the events. */
+struct takeres {
+	struct dres x; /* first: on_dialed gets the same pointer */
+	struct evres r;
+	long reg_at_cb;
+};
+
+static void on_dialed_take(void *arg, int status, int fd, const struct sockaddr *sa)
+{
+	struct takeres *t = arg;
+
+	on_dialed(&t->x, status, fd, sa);
+	assert_int_equal(status, 0);
+	t->reg_at_cb = reg_events(&t->r.set, fd);
+	tw_evw_take(&t->r.w[0], &t->r.set, fd, &t->r);
+	assert_int_equal(tw_evw_set(&t->r.w[0], UV_READABLE, on_ev_once), 0);
+}
+
+static void test_dial_evset_handover(void **state)
+{
+	uv_loop_t loop;
+	struct sockaddr_storage laddr, peer;
+	struct takeres t;
+	tw_dial_opts_t o = {.keepalive = true};
+	tw_addrlist_t l;
+	tw_dial_t *d = NULL;
+	int lfd, sfd, fds0;
+
+	TW_UNUSED(state);
+	memset(&t, 0, sizeof(t));
+	t.x.fd = -1;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	fds0 = count_fds();
+	assert_int_equal(tw_evset_init(&t.r.set, &loop), 0);
+	o.evset = &t.r.set;
+	lfd = bound_socket("127.0.0.1", 16, &laddr);
+	assert_true(lfd >= 0);
+	l.n = 1;
+	l.addr[0] = laddr;
+	assert_int_equal(tw_dial_start(&loop, &l, &o, on_fail, on_dialed_take, &t, &d), 0);
+	/* The set's handle keeps the loop alive: run until the dial is done. */
+	while (t.x.done == 0)
+		assert_true(uv_run(&loop, UV_RUN_ONCE) != 0 || t.x.done);
+	assert_int_equal(t.x.status, 0);
+	assert_int_equal(t.reg_at_cb, EPOLLOUT);
+	assert_int_equal(reg_events(&t.r.set, t.x.fd), EPOLLIN);
+	sfd = accept_peer(lfd, &peer);
+	assert_int_equal(write(sfd, "k", 1), 1);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0); /* on_ev_once closes the set */
+	assert_int_equal(t.r.calls, 1);
+	assert_int_equal(t.r.status[0], 0);
+	assert_int_equal(t.r.events[0], UV_READABLE);
+	assert_int_equal(tw_dial_live(), 0);
+	close(t.x.fd);
+	close(sfd);
+	close(lfd);
+	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1142,6 +1404,10 @@ int main(void)
 	        cmocka_unit_test(test_dial_source),
 	        cmocka_unit_test(test_dial_bad_args),
 	        cmocka_unit_test(test_resolve_then_dial),
+	        cmocka_unit_test(test_evset_interest),
+	        cmocka_unit_test(test_evset_drops_stale_events),
+	        cmocka_unit_test(test_evset_error),
+	        cmocka_unit_test(test_dial_evset_handover),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
