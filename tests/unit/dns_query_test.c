@@ -10,6 +10,7 @@
 #include "util/tw.h"
 
 #include "dns/query.h"
+#include "dns/query_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -259,6 +260,77 @@ static const char zone_old[] = "$ORIGIN example.test.\n$TTL 300\n"
                                "gone AAAA 2001:db8::1\n";
 
 /* ---- tw_dns_query_set ------------------------------------------------- */
+
+/* A resolver's NS answer, no socket: names with glue become servers, names
+ * without glue come back to be looked up; none is
+ * lost or NULL whatever the order of the records (fuzz_dns_answer found a
+ * reordering slip here). */
+static void test_ns_reply_glue(void **state)
+{
+	(void)state;
+	static const char *const rrs[] = {
+	        "example.test. 300 IN NS ns3.example.test.",
+	        "example.test. 300 IN NS ns-bare.elsewhere.test.",
+	        "example.test. 300 IN NS ns1.example.test.",
+	        "example.test. 300 IN NS ns2-bare.elsewhere.test.",
+	};
+	static const char *const glue[] = {
+	        "ns1.example.test. 300 IN A 127.0.0.11",
+	        "ns3.example.test. 300 IN AAAA ::1",
+	        "ns3.example.test. 300 IN A 127.0.0.13",
+	};
+	ldns_pkt *p = ldns_pkt_new();
+	assert_non_null(p);
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_rcode(p, LDNS_RCODE_NOERROR);
+	for (size_t i = 0; i < TW_ARRAY_LEN(rrs); i++) {
+		ldns_rr *rr = NULL;
+		assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[i], 0, NULL, NULL), LDNS_STATUS_OK);
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
+	}
+	for (size_t i = 0; i < TW_ARRAY_LEN(glue); i++) {
+		ldns_rr *rr = NULL;
+		assert_int_equal(ldns_rr_new_frm_str(&rr, glue[i], 0, NULL, NULL), LDNS_STATUS_OK);
+		ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, rr);
+	}
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.test.");
+	tw_dns_servers_t out = {0};
+	size_t cap = 0, nbare = 0;
+	ldns_rdf **bare = NULL;
+	tw_dns_err_t err = {0};
+	assert_int_equal(tw_dns_query_ns_reply(p, zone, "example.test.", "test", &out, &cap, &bare,
+	                                       &nbare, &err),
+	                 0);
+	/* Sorting is auth_servers' job; here every glued address, once. */
+	static const char *const want[] = {"ns1.example.test. 127.0.0.11",
+	                                   "ns3.example.test. 127.0.0.13", "ns3.example.test. ::1"};
+	assert_int_equal(out.n, TW_ARRAY_LEN(want));
+	for (size_t i = 0; i < TW_ARRAY_LEN(want); i++) {
+		size_t hits = 0;
+		char pair[400];
+		for (size_t j = 0; j < out.n; j++) {
+			snprintf(pair, sizeof(pair), "%s %s", out.v[j].name, out.v[j].addr);
+			hits += strcmp(pair, want[i]) == 0;
+		}
+		if (hits != 1)
+			fail_msg("%s found %zu times", want[i], hits);
+	}
+	assert_int_equal(nbare, 2);
+	bool seen1 = false, seen2 = false;
+	for (size_t i = 0; i < nbare; i++) {
+		assert_non_null(bare[i]);
+		char *t = ldns_rdf2str(bare[i]);
+		seen1 |= strcmp(t, "ns-bare.elsewhere.test.") == 0;
+		seen2 |= strcmp(t, "ns2-bare.elsewhere.test.") == 0;
+		free(t);
+		ldns_rdf_deep_free(bare[i]);
+	}
+	assert_true(seen1 && seen2);
+	free(bare);
+	tw_dns_servers_release(&out);
+	ldns_rdf_deep_free(zone);
+	ldns_pkt_free(p);
+}
 
 static void test_query_set(void **state)
 {
@@ -651,6 +723,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_ns_reply_glue),
 	        cmocka_unit_test_teardown(test_query_set, teardown),
 	        cmocka_unit_test_teardown(test_verify, teardown),
 	        cmocka_unit_test_teardown(test_verify_dead, teardown),
