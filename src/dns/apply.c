@@ -280,16 +280,9 @@ typedef enum { CALL_NOT_RUN, CALL_DONE, CALL_FAILED, CALL_MAYBE } call_state_t;
 static bool present(const tw_dns_provider_ops_t *ops, const tw_dns_zone_t *z, const tw_dns_rr_t *r,
                     bool with_ttl)
 {
-	for (size_t i = 0; i < z->n; i++) {
-		const tw_dns_rr_t *x = &z->v[i];
-		if (x->type != r->type || strcmp(x->owner, r->owner) != 0)
-			continue;
-		bool same = (x->type == LDNS_RR_TYPE_TXT || !ops->sem.data_nocase)
-		                    ? strcmp(x->rdata, r->rdata) == 0
-		                    : strcasecmp(x->rdata, r->rdata) == 0;
-		if (same && (!with_ttl || x->ttl == r->ttl))
+	for (size_t i = 0; i < z->n; i++)
+		if (tw_dns_same_data_as(ops, &z->v[i], r) && (!with_ttl || z->v[i].ttl == r->ttl))
 			return true;
-	}
 	return false;
 }
 

@@ -31,8 +31,8 @@ static bool is_txt(uint16_t t)
 	return t == LDNS_RR_TYPE_TXT || t == LDNS_RR_TYPE_SPF;
 }
 
-/* Data equality as the provider matches records (see plan.h). */
-static bool same_data(const tw_dns_provider_ops_t *ops, const tw_dns_rr_t *a, const tw_dns_rr_t *b)
+bool tw_dns_same_data_as(const tw_dns_provider_ops_t *ops, const tw_dns_rr_t *a,
+                         const tw_dns_rr_t *b)
 {
 	if (a->type != b->type || strcmp(a->owner, b->owner) != 0)
 		return false;
@@ -306,7 +306,7 @@ int tw_dns_plan_make(tw_dns_plan_t *p, const tw_dns_zone_t *desired, const tw_dn
 		/* Two desired records the provider would merge into one. */
 		for (size_t a = 0; a < want.n; a++)
 			for (size_t b = a + 1; b < want.n; b++)
-				if (same_data(ops, want.v[a], want.v[b])) {
+				if (tw_dns_same_data_as(ops, want.v[a], want.v[b])) {
 					/* Reported at the later line, naming the earlier. */
 					const tw_dns_rr_t *x = want.v[a], *y = want.v[b];
 					if (x->line > y->line) {
@@ -328,7 +328,7 @@ int tw_dns_plan_make(tw_dns_plan_t *p, const tw_dns_zone_t *desired, const tw_dn
 			for (size_t a = 0; a < old.n; a++) {
 				bool keep = false;
 				for (size_t b = 0; b < want.n && !keep; b++)
-					keep = same_data(ops, old.v[a], want.v[b]) &&
+					keep = tw_dns_same_data_as(ops, old.v[a], want.v[b]) &&
 					       (ops->sem.append_by_value ||
 					        old.v[a]->ttl == want.v[b]->ttl);
 				if (!keep)
@@ -337,7 +337,7 @@ int tw_dns_plan_make(tw_dns_plan_t *p, const tw_dns_zone_t *desired, const tw_dn
 			for (size_t b = 0; b < want.n; b++) {
 				const tw_dns_rr_t *match = NULL;
 				for (size_t a = 0; a < old.n && !match; a++)
-					if (same_data(ops, old.v[a], want.v[b]))
+					if (tw_dns_same_data_as(ops, old.v[a], want.v[b]))
 						match = old.v[a];
 				if (!match) {
 					vec_push(&add, want.v[b]);

@@ -80,6 +80,11 @@ int tw_dns_plan_make(tw_dns_plan_t *p, const tw_dns_zone_t *desired, const tw_dn
                      tw_diags_t *errs);
 void tw_dns_plan_release(tw_dns_plan_t *p);
 
+/* Same owner, type and data as this provider matches records (Spaceship:
+ * case-insensitive except TXT); TTL not compared. */
+bool tw_dns_same_data_as(const tw_dns_provider_ops_t *ops, const tw_dns_rr_t *a,
+                         const tw_dns_rr_t *b);
+
 /* Must this record be unique at its name (SPF TXT, DMARC TXT, CNAME)? */
 bool tw_dns_rr_unique_kind(const tw_dns_zone_t *z, const tw_dns_rr_t *r);
 

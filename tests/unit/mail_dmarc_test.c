@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "vector_lines.h"
+
 #define VEC "tests/vectors/dmarc/records.txt"
 
 static void test_vectors(void **state)
@@ -20,18 +22,8 @@ static void test_vectors(void **state)
 	assert_non_null(f);
 	char line[1024];
 	int cases = 0, bad = 0;
-	while (fgets(line, sizeof(line), f)) {
-		size_t ll = strlen(line);
-		if (ll && line[ll - 1] == '\n')
-			line[--ll] = '\0';
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		char *name = line, *exp = strchr(line, '\t');
-		assert_non_null(exp);
-		*exp++ = '\0';
-		char *rec = strchr(exp, '\t');
-		assert_non_null(rec);
-		*rec++ = '\0';
+	char *name, *exp, *rec;
+	while (vector_next(f, line, sizeof(line), &name, &exp, &rec)) {
 		tw_dmarc_t d;
 		tw_diags_t e = {0}, w = {0};
 		int rc = tw_dmarc_parse(rec, strlen(rec), &d, &e, &w);

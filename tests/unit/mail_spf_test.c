@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "vector_lines.h"
+
 #define VEC "tests/vectors/spf/rfc7208-syntax.txt"
 
 static int hexv(int c)
@@ -47,18 +49,8 @@ static void test_rfc7208_suite(void **state)
 	assert_non_null(f);
 	char line[1024];
 	int cases = 0, bad = 0;
-	while (fgets(line, sizeof(line), f)) {
-		size_t ll = strlen(line);
-		if (ll && line[ll - 1] == '\n')
-			line[--ll] = '\0';
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		char *name = line, *exp = strchr(line, '\t');
-		assert_non_null(exp);
-		*exp++ = '\0';
-		char *rec = strchr(exp, '\t');
-		assert_non_null(rec);
-		*rec++ = '\0';
+	char *name, *exp, *rec;
+	while (vector_next(f, line, sizeof(line), &name, &exp, &rec)) {
 		char buf[1024];
 		size_t n = unescape(rec, buf, sizeof(buf));
 		tw_spf_t s;
