@@ -377,8 +377,11 @@ int tw_dns_plan_make(tw_dns_plan_t *p, const tw_dns_zone_t *desired, const tw_dn
 		i = j;
 	}
 	free(all);
-	if (errs->n > nerr0)
+	if (errs->n > nerr0) {
+		/* Nothing half-made is handed back: the caller gets an empty plan. */
+		tw_dns_plan_release(p);
 		return TW_EINVAL;
+	}
 	if (ops->sem.one_update)
 		make_calls_update(p);
 	else

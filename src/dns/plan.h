@@ -73,7 +73,8 @@ bool tw_dns_ignore_match(const tw_dns_zone_t *z, const tw_dns_rr_t *r, const cha
 /*
  * Plans; errors (records the provider can't write, TTLs out of bounds, a
  * desired set with records the provider would merge) are diags with the
- * record's file and line. Returns 0 or TW_EINVAL.
+ * record's file and line. Returns 0 or TW_EINVAL (then p is empty; releasing
+ * it is harmless).
  */
 int tw_dns_plan_make(tw_dns_plan_t *p, const tw_dns_zone_t *desired, const tw_dns_zone_t *live,
                      const tw_dns_provider_ops_t *ops, const tw_dns_plan_opts_t *o,
